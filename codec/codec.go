@@ -3,21 +3,31 @@
 // Three codecs ship with httpsession:
 //
 //   - Gob, the default: Go-only, keeps Go types exactly (an int stays an
-//     int, a time.Time a time.Time); struct values need gob.Register.
-//   - JSON: readable from any language. Numbers that are whole come back as
-//     int64, others as float64; times come back as RFC 3339 strings and byte
-//     slices as base64 strings (httpsession.Get converts them back).
+//     int, a time.Time a time.Time); types other than the basic ones,
+//     map[string]any, []any, time.Time and time.Duration (struct values in
+//     particular) need gob.Register.
+//   - JSON: readable from any language. Numbers that are whole and fit come
+//     back as int64, others as float64; times come back as RFC 3339 strings
+//     and byte slices as base64 strings (httpsession.Get converts them back).
 //   - CBOR (RFC 8949) on github.com/fxamacker/cbor/v2: compact binary and a
-//     standard other languages read. That library was chosen over msgpack
+//     standard other languages read. Integers come back as int64, floats as
+//     float64, times as time.Time. That library was chosen over msgpack
 //     because it is built for untrusted input: its decoder has hard limits on
 //     nesting depth, array and map sizes, and it is fuzzed continuously.
+//
+// Each codec's doc lists exactly what type each kind of value comes back as.
+// Whatever the codec, the State's own fields keep their Go types.
 //
 // A Codec never instantiates types it was not told about and never runs
 // code while decoding, so a stored record cannot become remote code
 // execution the way pickled or Storable sessions did.
 package codec
 
-import "time"
+import (
+	"errors"
+	"fmt"
+	"time"
+)
 
 // State is everything the Manager keeps about one session besides the
 // store's own metadata.
@@ -40,7 +50,36 @@ type State struct {
 
 // Codec encodes and decodes session state. Implementations must be safe for
 // concurrent use.
+//
+// Decode replaces *st entirely when it succeeds (nothing of the previous
+// contents survives) and leaves it untouched when it fails. After a
+// successful Decode, st.Values is never nil; an empty KeyExpiry may come
+// back nil. Decode never panics, whatever the input: malformed or truncated
+// data is an error.
 type Codec interface {
 	Encode(st *State) ([]byte, error)
 	Decode(data []byte, st *State) error
+}
+
+// ByName returns the codec called name: "gob", "json" or "cbor".
+func ByName(name string) (Codec, error) {
+	switch name {
+	case "gob":
+		return Gob{}, nil
+	case "json":
+		return JSON{}, nil
+	case "cbor":
+		return CBOR{}, nil
+	}
+	return nil, fmt.Errorf("codec: unknown codec %q (valid: gob, json, cbor)", name)
+}
+
+var errNilState = errors.New("codec: nil *State")
+
+// finish applies to freshly decoded state what Codec promises of Decode.
+func finish(st State) State {
+	if st.Values == nil {
+		st.Values = map[string]any{}
+	}
+	return st
 }
