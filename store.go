@@ -26,8 +26,10 @@ var (
 type Record struct {
 	// Data is the codec's output. Stores treat it as opaque bytes.
 	Data []byte
-	// Expires is when the record stops being live. Get reports a record
-	// past Expires as ErrNotFound.
+	// Expires is when the record stops being live: it is live while the
+	// current time is before Expires. An expired record counts as absent
+	// for every method: Get reports ErrNotFound, a Put with version 0
+	// creates it afresh and a Put with another version is a conflict.
 	Expires time.Time
 	// Version is the record's compare-and-set version. On Get it is the
 	// stored version; on Put it is the version the caller expects to
@@ -47,9 +49,11 @@ type Store interface {
 	Get(ctx context.Context, key string) (Record, error)
 	// Put writes rec under key if the stored version equals rec.Version
 	// (0: no live record may exist) and returns the new version, which is
-	// never 0. Otherwise it returns an error wrapping ErrConflict. A Put
-	// with a non-zero version on a record that is gone is a conflict, never
-	// an insert.
+	// never 0 and never one the record had before. Otherwise it returns an
+	// error wrapping ErrConflict. A Put with a non-zero version on a record
+	// that is gone is a conflict, never an insert. A Put whose Expires has
+	// passed succeeds but leaves no live record. Put does not keep rec.Data,
+	// and Get returns Data the caller owns.
 	Put(ctx context.Context, key string, rec Record) (uint64, error)
 	// Delete removes the record under key. Deleting a missing key is not
 	// an error.
@@ -57,27 +61,33 @@ type Store interface {
 }
 
 // Toucher is implemented by stores that can move a record's expiry without
-// rewriting its data. Touch on a missing record returns ErrNotFound and
-// creates nothing.
+// rewriting its data. Touch changes only Expires, earlier or later: Data,
+// Owner and Version stay, so a writer that read the record before the
+// Touch still wins its compare-and-set. Touch on a missing or expired
+// record returns ErrNotFound and creates nothing.
 type Toucher interface {
 	Touch(ctx context.Context, key string, expires time.Time) error
 }
 
 // Lister is implemented by stores that can enumerate their live records.
 // List calls fn for each one until fn returns false. It does not change the
-// records' expiry.
+// records' expiry. fn may call the store's methods, Delete included: List
+// holds no lock across fn, and deleting the visited key skips no other.
 type Lister interface {
 	List(ctx context.Context, fn func(key string, rec Record) bool) error
 }
 
 // Cleaner is implemented by stores without native expiry. DeleteExpired
-// removes at most limit expired records and reports how many it removed.
+// removes at most limit expired records (every one when limit is 0 or
+// less) and reports how many it removed.
 type Cleaner interface {
 	DeleteExpired(ctx context.Context, limit int) (int, error)
 }
 
 // OwnerIndex is implemented by stores that index records by Record.Owner.
-// OwnerKeys returns the keys of the owner's live records.
+// OwnerKeys returns the keys of the owner's live records, in no particular
+// order; none, and no error, for an owner without any. A record with an
+// empty Owner is not indexed.
 type OwnerIndex interface {
 	OwnerKeys(ctx context.Context, owner string) ([]string, error)
 }

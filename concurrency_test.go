@@ -1,0 +1,89 @@
+package httpsession_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/httpsession/httpsession"
+)
+
+// embeddedStores are the stores that need no server.
+func embeddedStores() map[string]func(t *testing.T) httpsession.Store {
+	return map[string]func(t *testing.T) httpsession.Store{
+		"memstore": func(t *testing.T) httpsession.Store { return newMemStore(t) },
+	}
+}
+
+// Concurrent requests on one session all keep their changes: 50 increments
+// of one counter end at 50, and 20 puts of distinct keys all land.
+func TestConcurrentRequestsOneSession(t *testing.T) {
+	for name, newStore := range embeddedStores() {
+		t.Run(name, func(t *testing.T) {
+			m, cs, _ := newManager(t, httpsession.Config{Store: newStore(t)})
+			srv := httptest.NewServer(m.Handler(api()))
+			defer srv.Close()
+			c := client(t)
+			if code, _ := send(t, c, "POST", srv.URL+"/put?key=start&value=1"); code != 200 {
+				t.Fatal(code)
+			}
+			cs.reset()
+
+			var wg sync.WaitGroup
+			errs := make(chan error, 70)
+			for i := range 70 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					url := srv.URL + "/count"
+					if i >= 50 {
+						url = fmt.Sprintf("%s/put?key=k%d&value=%d", srv.URL, i-50, i)
+					}
+					req, _ := http.NewRequest("POST", url, nil)
+					resp, err := c.Do(req)
+					if err != nil {
+						errs <- err
+						return
+					}
+					resp.Body.Close()
+					if resp.StatusCode != 200 {
+						errs <- fmt.Errorf("%s: status %d", url, resp.StatusCode)
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+
+			s, err := m.Load(t.Context(), tokenOf(t, c, srv.URL))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n, _ := httpsession.Get[int64](s, "n"); n != 50 {
+				t.Errorf("counter = %d after 50 concurrent increments", n)
+			}
+			for i := range 20 {
+				if got := s.Get("k" + strconv.Itoa(i)); got != strconv.Itoa(50+i) {
+					t.Errorf("k%d = %v, lost", i, got)
+				}
+			}
+			t.Logf("70 requests: %d puts (%d conflicts retried), %d gets", cs.puts.Load(), cs.puts.Load()-70, cs.gets.Load())
+		})
+	}
+}
+
+func tokenOf(t *testing.T, c *http.Client, base string) string {
+	req, _ := http.NewRequest("GET", base, nil)
+	for _, ck := range c.Jar.Cookies(req.URL) {
+		if ck.Name == "session" {
+			return ck.Value
+		}
+	}
+	t.Fatal("no session cookie in the jar")
+	return ""
+}

@@ -1,0 +1,250 @@
+package httpsession
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/httpsession/httpsession/codec"
+)
+
+// Bounds on the conflict loop of a save. Each retry waits a random time up
+// to a doubling ceiling, so writers that collided spread out.
+const (
+	maxSaveAttempts = 100
+	backoffBase     = 500 * time.Microsecond
+	backoffCeiling  = 32 * time.Millisecond
+)
+
+var (
+	errExpired = errors.New("session expired")
+	// errLateToken is returned by a save after the response has started
+	// when the session needs a token the client can no longer receive.
+	errLateToken = errors.New("httpsession: the session got a new token after the response was written; the change was not saved")
+)
+
+// Load returns the session of token for code outside an HTTP request
+// (websocket loops, jobs). A token that is empty, malformed, unknown or
+// expired gives a new, empty session; only a store failure is an error.
+func (m *Manager) Load(ctx context.Context, token string) (*Session, error) {
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.StoreTimeout)
+	defer cancel()
+	return m.load(ctx, token)
+}
+
+// Save writes the changes of s made since it was loaded or last saved. After
+// Save, s.Token is the token to give the client (it changes for a new or
+// renewed session, and is "" after Destroy).
+func (m *Manager) Save(ctx context.Context, s *Session) error {
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.StoreTimeout)
+	defer cancel()
+	_, err := m.save(ctx, s, true)
+	return err
+}
+
+func (m *Manager) newSession(now time.Time) *Session {
+	return &Session{m: m, isNew: true, st: codec.State{Created: now, Deadline: now.Add(m.cfg.Lifetime)}}
+}
+
+// expiry is the store expiry of a record saved at now: the idle deadline or
+// the absolute one, whichever is earlier.
+func (m *Manager) expiry(st *codec.State, now time.Time) time.Time {
+	if m.cfg.IdleTimeout > 0 {
+		if t := now.Add(m.cfg.IdleTimeout); t.Before(st.Deadline) {
+			return t
+		}
+	}
+	return st.Deadline
+}
+
+func (m *Manager) load(ctx context.Context, token string) (*Session, error) {
+	now := m.now()
+	if token == "" || !validToken(token, m.cfg.NewToken != nil) {
+		return m.newSession(now), nil
+	}
+	key := StoreKey(token)
+	rec, err := m.cfg.Store.Get(ctx, key)
+	if errors.Is(err, ErrNotFound) {
+		return m.newSession(now), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("httpsession: loading a session: %w", err)
+	}
+	s := &Session{m: m, token: token, key: key, version: rec.Version, expires: rec.Expires}
+	if err := m.decode(rec, &s.st, now); err != nil {
+		if errors.Is(err, errExpired) {
+			// Expiry is decided here, on the stored timestamps; the
+			// store's own TTL is only garbage collection.
+			if err := m.cfg.Store.Delete(ctx, key); err != nil {
+				m.cfg.Logger.Warn("httpsession: deleting an expired session", "session", logID(token), "err", err)
+			}
+		} else {
+			m.cfg.Logger.Warn("httpsession: undecodable session record; starting a new session", "session", logID(token), "err", err)
+		}
+		return m.newSession(now), nil
+	}
+	return s, nil
+}
+
+// decode fills st from rec and drops keys whose own expiry has passed.
+func (m *Manager) decode(rec Record, st *codec.State, now time.Time) error {
+	if err := m.cfg.Codec.Decode(rec.Data, st); err != nil {
+		return err
+	}
+	if !now.Before(rec.Expires) || !now.Before(st.Deadline) {
+		return errExpired
+	}
+	for k, t := range st.KeyExpiry {
+		if !now.Before(t) {
+			delete(st.Values, k)
+			delete(st.KeyExpiry, k)
+		}
+	}
+	return nil
+}
+
+// tokenAction tells the transport what to do after a save.
+type tokenAction uint8
+
+const (
+	keepToken tokenAction = iota
+	sendToken
+	clearToken
+)
+
+// save writes what changed in s. canSend reports whether a new token can
+// still reach the client.
+func (m *Manager) save(ctx context.Context, s *Session, canSend bool) (tokenAction, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return keepToken, s.err
+	}
+	now := m.now()
+	if s.changed {
+		if s.newToken && !canSend {
+			return keepToken, errLateToken
+		}
+		if err := m.write(ctx, s, now); err != nil {
+			return keepToken, err
+		}
+	} else if s.version != 0 && m.cfg.IdleTimeout > 0 && m.expiry(&s.st, now).Sub(s.expires) >= m.cfg.TouchInterval {
+		m.touch(ctx, s, now)
+	}
+	// A renewed or destroyed record goes after the new one is safe, so a
+	// failure never leaves the client without a session it can use.
+	if s.oldKey != "" {
+		if err := m.cfg.Store.Delete(ctx, s.oldKey); err != nil {
+			return keepToken, fmt.Errorf("httpsession: deleting a session: %w", err)
+		}
+		s.oldKey = ""
+	}
+	switch {
+	case s.newToken && s.version != 0:
+		s.newToken, s.clear = false, false
+		return sendToken, nil
+	case s.clear && s.token == "":
+		s.clear = false
+		return clearToken, nil
+	}
+	return keepToken, nil
+}
+
+// write puts the session with compare-and-set. On a conflict it reloads the
+// record, replays this request's changes on it and tries again. If the
+// record is gone, another request destroyed or renewed the session: the
+// changes are dropped, never written back.
+func (m *Manager) write(ctx context.Context, s *Session, now time.Time) error {
+	key := s.key
+	if s.version == 0 {
+		key = StoreKey(s.token)
+	}
+	for attempt := 1; ; attempt++ {
+		data, err := m.cfg.Codec.Encode(&s.st)
+		if err != nil {
+			return fmt.Errorf("httpsession: encoding a session: %w", err)
+		}
+		if m.cfg.MaxSize > 0 && len(data) > m.cfg.MaxSize {
+			return fmt.Errorf("httpsession: session is %d bytes, over MaxSize %d: %w", len(data), m.cfg.MaxSize, ErrTooLarge)
+		}
+		rec := Record{Data: data, Expires: m.expiry(&s.st, now), Version: s.version, Owner: s.st.Owner}
+		v, err := m.cfg.Store.Put(ctx, key, rec)
+		if err == nil {
+			s.key, s.version, s.expires = key, v, rec.Expires
+			s.ops, s.changed = s.ops[:0], false
+			return nil
+		}
+		if !errors.Is(err, ErrConflict) || s.version == 0 {
+			return fmt.Errorf("httpsession: saving a session: %w", err)
+		}
+		if attempt == maxSaveAttempts {
+			return fmt.Errorf("httpsession: saving a session: gave up after %d conflicts: %w", attempt, err)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return fmt.Errorf("httpsession: saving a session: %w", err)
+		}
+		fresh, err := m.cfg.Store.Get(ctx, key)
+		var st codec.State
+		if err == nil {
+			err = m.decode(fresh, &st, now)
+		}
+		if errors.Is(err, ErrNotFound) || errors.Is(err, errExpired) {
+			m.cfg.Logger.Debug("httpsession: session ended by another request; changes dropped", "session", logID(s.token))
+			s.ops, s.changed = s.ops[:0], false
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("httpsession: reloading a session after a conflict: %w", err)
+		}
+		for _, o := range s.ops {
+			o.apply(&st)
+		}
+		s.st, s.version, s.expires = st, fresh.Version, fresh.Expires
+	}
+}
+
+// backoff waits a random time below a ceiling that doubles with each
+// attempt, or until ctx ends.
+func backoff(ctx context.Context, attempt int) error {
+	ceiling := backoffBase << min(attempt-1, 6)
+	ceiling = min(ceiling, backoffCeiling)
+	t := time.NewTimer(rand.N(ceiling) + time.Microsecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// touch slides the idle expiry without rewriting the data where the store
+// allows. A record that is gone stays gone. Failures are logged, not
+// returned: the response is right; only the expiry did not move.
+func (m *Manager) touch(ctx context.Context, s *Session, now time.Time) {
+	exp := m.expiry(&s.st, now)
+	var err error
+	if t, ok := m.cfg.Store.(Toucher); ok {
+		err = t.Touch(ctx, s.key, exp)
+	} else {
+		var data []byte
+		if data, err = m.cfg.Codec.Encode(&s.st); err == nil {
+			var v uint64
+			v, err = m.cfg.Store.Put(ctx, s.key, Record{Data: data, Expires: exp, Version: s.version, Owner: s.st.Owner})
+			if err == nil {
+				s.version = v
+			}
+		}
+	}
+	switch {
+	case err == nil:
+		s.expires = exp
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict):
+		// Another request wrote or ended the session; either way there is
+		// nothing to slide.
+	default:
+		m.cfg.Logger.Warn("httpsession: sliding the idle expiry", "session", logID(s.token), "err", err)
+	}
+}

@@ -1,0 +1,68 @@
+package httpsession
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+)
+
+// tokenBytes is the entropy of a token: 256 bits.
+const tokenBytes = 32
+
+// tokenLen is the length of a default token: 32 bytes in unpadded base64url.
+const tokenLen = 43
+
+// Bounds on tokens from a custom Config.NewToken: at least 128 bits of
+// base64url, and short enough to be harmless in a header or a log of its
+// length.
+const (
+	minCustomTokenLen = 22
+	maxCustomTokenLen = 128
+)
+
+// newToken returns 32 bytes from crypto/rand in unpadded base64url.
+// crypto/rand.Read never fails on supported platforms (it crashes the program
+// rather than return weak bytes), so there is no error to handle.
+func newToken() string {
+	var b [tokenBytes]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// validToken reports whether t has the shape of a token: base64url
+// characters only, 43 long for the built-in generator, or within the bounds
+// for a custom one. Anything else never reaches a store.
+func validToken(t string, custom bool) bool {
+	if custom {
+		if len(t) < minCustomTokenLen || len(t) > maxCustomTokenLen {
+			return false
+		}
+	} else if len(t) != tokenLen {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// StoreKey returns the key under which the session of token is stored: the
+// lowercase hex SHA-256 of the token. A dump of a store therefore yields no
+// usable token, and a key can never carry a path or a protocol character.
+func StoreKey(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// logID returns a short, non-reversible handle for a token that is safe to
+// put in a log line: the first 12 hex characters of its store key.
+func logID(token string) string {
+	if token == "" {
+		return ""
+	}
+	return StoreKey(token)[:12]
+}
