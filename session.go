@@ -178,8 +178,9 @@ func (s *Session) Clear() {
 // Update replaces the value under key with fn(old), where old is nil when
 // the key is absent; a nil result deletes the key. It returns the new value.
 // If the save meets a concurrent change, fn runs again on the fresh value,
-// so fn must have no side effects. Concurrent Updates of one key are never
-// lost.
+// so fn must have no side effects, and it must not call methods of the
+// session (it runs under the session's lock). Concurrent Updates of one key
+// are never lost.
 func (s *Session) Update(key string, fn func(old any) any) any {
 	return s.log(op{kind: opUpdate, key: key, fn: fn})
 }
