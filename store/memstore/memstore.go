@@ -190,18 +190,17 @@ func (s *Store) Put(ctx context.Context, key string, rec httpsession.Record) (ui
 		return rec.Version, nil
 	}
 	rec.Data = bytes.Clone(rec.Data)
-	s.remove(key)
-	e := &entry{key: key, rec: rec}
-	s.entries[key] = s.lru.PushFront(e)
-	s.bytes += e.size()
-	if rec.Owner != "" {
-		keys := s.owners[rec.Owner]
-		if keys == nil {
-			keys = map[string]struct{}{}
-			s.owners[rec.Owner] = keys
-		}
-		keys[key] = struct{}{}
+	if el, ok := s.entries[key]; ok { // live, as s.live removed it otherwise
+		e := el.Value.(*entry)
+		s.bytes -= e.size()
+		s.unindex(e)
+		e.rec = rec
+		s.lru.MoveToFront(el)
+	} else {
+		s.entries[key] = s.lru.PushFront(&entry{key: key, rec: rec})
 	}
+	s.bytes += recordSize(key, rec)
+	s.index(key, rec.Owner)
 	// The new record is at the front and fits alone, so it is never the
 	// one evicted.
 	for s.lru.Len() > s.maxEntries || s.bytes > s.maxBytes {
@@ -327,11 +326,31 @@ func (s *Store) remove(key string) {
 	s.lru.Remove(el)
 	delete(s.entries, key)
 	s.bytes -= e.size()
-	if owner := e.rec.Owner; owner != "" {
-		delete(s.owners[owner], key)
-		if len(s.owners[owner]) == 0 {
-			delete(s.owners, owner)
-		}
+	s.unindex(e)
+}
+
+// index adds key to owner's keys. s.mu must be held.
+func (s *Store) index(key, owner string) {
+	if owner == "" {
+		return
+	}
+	keys := s.owners[owner]
+	if keys == nil {
+		keys = map[string]struct{}{}
+		s.owners[owner] = keys
+	}
+	keys[key] = struct{}{}
+}
+
+// unindex drops e from the owner index. s.mu must be held.
+func (s *Store) unindex(e *entry) {
+	owner := e.rec.Owner
+	if owner == "" {
+		return
+	}
+	delete(s.owners[owner], e.key)
+	if len(s.owners[owner]) == 0 {
+		delete(s.owners, owner)
 	}
 }
 
