@@ -4,17 +4,26 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
 
 	"github.com/httpsession/httpsession"
+	"github.com/httpsession/httpsession/store/filestore"
 )
 
 // embeddedStores are the stores that need no server.
 func embeddedStores() map[string]func(t *testing.T) httpsession.Store {
 	return map[string]func(t *testing.T) httpsession.Store{
 		"memstore": func(t *testing.T) httpsession.Store { return newMemStore(t) },
+		"filestore": func(t *testing.T) httpsession.Store {
+			s, err := filestore.New(filepath.Join(t.TempDir(), "sessions"), filestore.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		},
 	}
 }
 

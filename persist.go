@@ -15,7 +15,7 @@ import (
 const (
 	maxSaveAttempts = 100
 	backoffBase     = 500 * time.Microsecond
-	backoffCeiling  = 32 * time.Millisecond
+	backoffCeiling  = 128 * time.Millisecond
 )
 
 var (
@@ -208,7 +208,7 @@ func (m *Manager) write(ctx context.Context, s *Session, now time.Time) error {
 // backoff waits a random time below a ceiling that doubles with each
 // attempt, or until ctx ends.
 func backoff(ctx context.Context, attempt int) error {
-	ceiling := backoffBase << min(attempt-1, 6)
+	ceiling := backoffBase << min(attempt-1, 8)
 	ceiling = min(ceiling, backoffCeiling)
 	t := time.NewTimer(rand.N(ceiling) + time.Microsecond)
 	defer t.Stop()
