@@ -1,0 +1,402 @@
+// Package redisstore is an httpsession.Store on Redis, through a go-redis v9
+// redis.UniversalClient: a single server, a Sentinel-managed primary
+// (redis.NewFailoverClient) or a Redis Cluster (redis.NewClusterClient);
+// a redis.Ring works too. It needs Redis 5.0 or later.
+//
+// # Layout
+//
+// With the default prefix "httpsession:", a session with key K (64
+// lowercase hex characters, the Manager's SHA-256 of the token) is the hash
+//
+//	httpsession:K   data  the codec's bytes
+//	                exp   Expires in Unix milliseconds
+//	                ver   the compare-and-set version, in decimal
+//	                owner the principal, "" for none
+//
+// whose Redis expiry is set to exp (PEXPIREAT) in the same script that
+// writes it, so no session ever lives in Redis without a deadline. The
+// owner index is one set per owner,
+//
+//	httpsession:owner:OWNER   members: the keys K of OWNER's sessions
+//
+// whose expiry is pushed out to the latest expiry of its sessions. Keys
+// that are not 64 lowercase hex characters are refused with ErrInvalidKey
+// before any Redis key is built.
+//
+// A hash rather than one packed string lets Touch rewrite exp and the key's
+// expiry without reading or rewriting data, and keeps records readable
+// with redis-cli (HGETALL).
+//
+// # Atomicity
+//
+// Put is one Lua script (EVALSHA, EVAL on a server that lacks it) on the
+// session's key: it checks the version, writes the four fields and sets
+// the expiry, or changes nothing. A version of 0 requires that the key does
+// not exist; any other version requires that it exists with that version,
+// so a Put never brings back a session that was deleted or has expired.
+// Touch is a script that moves exp and the expiry only of a key that
+// exists; Delete is a script that reads the owner and deletes the key.
+//
+// Versions are random 64-bit numbers drawn afresh by each Put, not a
+// counter. go-redis retries a command whose reply was lost on the network;
+// a retried Put then finds its own version stored and reports success
+// instead of a conflict with itself, which would make the Manager apply
+// the request's changes twice. And a session deleted and created again
+// under the same key does not reuse the versions of its predecessor.
+//
+// # Redis Cluster
+//
+// Every script touches one key, so works on any cluster slot; no hash tag
+// is used, so sessions spread over all masters, and New refuses a prefix
+// with a brace, which could make every key share one tag and one slot. The
+// owner set of a session lives in another slot in general, so it is
+// updated in separate steps after the script: add to the new owner's set,
+// then remove from the old owner's set, then read the record again and add
+// it back if, meanwhile, a concurrent Put made that owner its owner again.
+// The index may therefore, for a moment or after a failure, name a key
+// that is gone or has changed owner; OwnerKeys checks every member against
+// its record, returns only those the owner still owns and removes the
+// rest. It does not miss a live session: every write and every Touch of an
+// owned session adds the key again and pushes out the set's expiry, and no
+// step removes a key without checking the record afterwards. If the index
+// step fails, Put or Touch returns an error although the record was
+// written; the next Put or Touch of the session indexes it.
+//
+// # Guarantees
+//
+// Redis is as durable as its configuration: with RDB snapshots alone the
+// last minutes of writes can be lost on a crash, with appendonly yes and
+// appendfsync everysec (the usual choice) about one second, with
+// appendfsync always none. Replication is asynchronous: a failover may
+// lose acknowledged writes, including a logout's Delete, so that a
+// destroyed session comes back; keep absolute timeouts short. Run the
+// server with maxmemory-policy noeviction (writes fail when memory is
+// full) or on an instance of its own: under allkeys-* or volatile-*
+// policies Redis evicts sessions, which logs users out, and every session
+// key has an expiry, so volatile-* picks sessions first.
+//
+// Expiry is Redis's own, to the millisecond, by the server's clock: keep
+// the clocks of application servers and Redis in sync. There is no
+// Cleaner; an expired session disappears from Get, List and OwnerKeys at
+// once and from memory shortly after.
+//
+// The Store does not own the client: closing it is the caller's job. Set
+// ContextTimeoutEnabled in the client's options so that each call honours
+// the request's deadline, not only the client's read and write timeouts.
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/httpsession/httpsession"
+)
+
+// DefaultPrefix is the prefix of every Redis key the store writes when
+// Options.Prefix is empty.
+const DefaultPrefix = "httpsession:"
+
+// DefaultMaxRecordSize is the limit on a record's Data when
+// Options.MaxRecordSize is zero: 16 MiB.
+const DefaultMaxRecordSize = 16 << 20
+
+// MaxOwnerSize is the longest Record.Owner that Put accepts, in bytes.
+const MaxOwnerSize = 1024
+
+// pingTimeout bounds the ping New makes.
+const pingTimeout = 10 * time.Second
+
+// ErrInvalidKey is returned for a key that is not 64 lowercase hex
+// characters.
+var ErrInvalidKey = errors.New("redisstore: invalid key: want 64 lowercase hex characters")
+
+// Options configure a Store. The zero value gives the defaults.
+type Options struct {
+	// Prefix starts every Redis key the store writes, so that sessions
+	// share a server with other data without colliding with it. It may not
+	// contain '{' or '}': a Redis Cluster hash tag in the prefix would put
+	// every session in one slot. The default value is DefaultPrefix.
+	Prefix string
+	// MaxRecordSize is the largest Record.Data that Put accepts, in bytes;
+	// a larger one is ErrTooLarge. The default value is
+	// DefaultMaxRecordSize.
+	MaxRecordSize int
+}
+
+// Store keeps sessions in Redis. It implements httpsession.Store,
+// Toucher, Lister, OwnerIndex and Pinger, and is safe for concurrent use.
+type Store struct {
+	client  redis.UniversalClient
+	prefix  string
+	maxSize int
+}
+
+var (
+	_ httpsession.Store      = (*Store)(nil)
+	_ httpsession.Toucher    = (*Store)(nil)
+	_ httpsession.Lister     = (*Store)(nil)
+	_ httpsession.OwnerIndex = (*Store)(nil)
+	_ httpsession.Pinger     = (*Store)(nil)
+)
+
+// New returns a store that keeps its records through client. It pings the
+// server (every master of a cluster) and returns an error if it does not
+// answer within 10 seconds, or if opts are invalid.
+func New(client redis.UniversalClient, opts Options) (*Store, error) {
+	if client == nil {
+		return nil, errors.New("redisstore: New needs a client")
+	}
+	s := &Store{client: client, prefix: opts.Prefix, maxSize: opts.MaxRecordSize}
+	if s.prefix == "" {
+		s.prefix = DefaultPrefix
+	}
+	if strings.ContainsAny(s.prefix, "{}") {
+		return nil, fmt.Errorf("redisstore: Prefix %q contains a brace: a Redis Cluster hash tag there would put every session in one slot", s.prefix)
+	}
+	if s.maxSize < 0 {
+		return nil, fmt.Errorf("redisstore: MaxRecordSize %d is negative", s.maxSize)
+	}
+	if s.maxSize == 0 {
+		s.maxSize = DefaultMaxRecordSize
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), pingTimeout)
+	defer cancel()
+	if err := s.ping(ctx); err != nil {
+		return nil, fmt.Errorf("redisstore: the Redis server does not answer: %w", err)
+	}
+	return s, nil
+}
+
+// casScript is Put's compare-and-set. It returns the previous owner ("" for
+// none or for a create), or nil for a conflict.
+//
+//	KEYS[1] the session key
+//	ARGV    expected version ("0": the key must not exist), data,
+//	        expiry in Unix ms, owner, new version
+var casScript = redis.NewScript(`
+local cur = redis.call('HGET', KEYS[1], 'ver')
+if cur == ARGV[5] then
+	-- This very write, applied by an attempt whose reply was lost.
+	return ''
+end
+if ARGV[1] == '0' then
+	if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+elseif cur ~= ARGV[1] then
+	return false
+end
+local old = redis.call('HGET', KEYS[1], 'owner') or ''
+redis.call('HSET', KEYS[1], 'data', ARGV[2], 'exp', ARGV[3], 'ver', ARGV[5], 'owner', ARGV[4])
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+return old
+`)
+
+// touchScript moves the expiry of an existing session and returns its
+// owner, or nil if there is no such session.
+//
+//	KEYS[1] the session key
+//	ARGV    expiry in Unix ms
+var touchScript = redis.NewScript(`
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if not owner then return false end
+redis.call('HSET', KEYS[1], 'exp', ARGV[1])
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+return owner
+`)
+
+// deleteScript deletes a session and returns its owner ("" for none or
+// for a missing session).
+//
+//	KEYS[1] the session key
+var deleteScript = redis.NewScript(`
+local owner = redis.call('HGET', KEYS[1], 'owner')
+redis.call('DEL', KEYS[1])
+return owner or ''
+`)
+
+// recordFields are the hash fields, in the order Get reads them.
+var recordFields = []string{"data", "exp", "ver", "owner"}
+
+// Get returns the live record under key, or an error wrapping
+// httpsession.ErrNotFound.
+func (s *Store) Get(ctx context.Context, key string) (httpsession.Record, error) {
+	if !validKey(key) {
+		return httpsession.Record{}, ErrInvalidKey
+	}
+	vals, err := s.client.HMGet(ctx, s.prefix+key, recordFields...).Result()
+	if err != nil {
+		return httpsession.Record{}, wrap("get", err)
+	}
+	rec, err := parseRecord(vals)
+	if err != nil {
+		return httpsession.Record{}, fmt.Errorf("redisstore: get: %w", err)
+	}
+	return rec, nil
+}
+
+// parseRecord turns the values of recordFields into a record. A missing
+// key is ErrNotFound; so is a hash this package did not write, with the
+// reason.
+func parseRecord(vals []any) (httpsession.Record, error) {
+	if len(vals) != len(recordFields) || vals[2] == nil {
+		return httpsession.Record{}, httpsession.ErrNotFound
+	}
+	data, okData := vals[0].(string)
+	exp, okExp := vals[1].(string)
+	ver, okVer := vals[2].(string)
+	owner, okOwner := vals[3].(string)
+	if !okData || !okExp || !okVer || !okOwner {
+		return httpsession.Record{}, fmt.Errorf("not a session record (fields missing): %w", httpsession.ErrNotFound)
+	}
+	ms, err := strconv.ParseInt(exp, 10, 64)
+	if err != nil {
+		return httpsession.Record{}, fmt.Errorf("not a session record (exp %q): %w", exp, httpsession.ErrNotFound)
+	}
+	v, err := strconv.ParseUint(ver, 10, 64)
+	if err != nil || v == 0 {
+		return httpsession.Record{}, fmt.Errorf("not a session record (ver %q): %w", ver, httpsession.ErrNotFound)
+	}
+	return httpsession.Record{
+		Data:    []byte(data),
+		Expires: time.UnixMilli(ms),
+		Version: v,
+		Owner:   owner,
+	}, nil
+}
+
+// Put writes rec under key if the stored version is rec.Version (0: no
+// session may exist under key) and returns the new version. Otherwise it
+// returns an error wrapping httpsession.ErrConflict and changes nothing.
+// Data over Options.MaxRecordSize, or an Owner over MaxOwnerSize, is
+// httpsession.ErrTooLarge and writes nothing.
+func (s *Store) Put(ctx context.Context, key string, rec httpsession.Record) (uint64, error) {
+	if !validKey(key) {
+		return 0, ErrInvalidKey
+	}
+	if len(rec.Data) > s.maxSize {
+		return 0, fmt.Errorf("redisstore: put: data of %d bytes over the limit of %d: %w", len(rec.Data), s.maxSize, httpsession.ErrTooLarge)
+	}
+	if len(rec.Owner) > MaxOwnerSize {
+		return 0, fmt.Errorf("redisstore: put: owner of %d bytes over the limit of %d: %w", len(rec.Owner), MaxOwnerSize, httpsession.ErrTooLarge)
+	}
+	ver := newVersion(rec.Version)
+	exp := unixMilli(rec.Expires)
+	oldOwner, err := casScript.Run(ctx, s.client, []string{s.prefix + key},
+		strconv.FormatUint(rec.Version, 10), rec.Data, exp, rec.Owner, strconv.FormatUint(ver, 10)).Text()
+	if errors.Is(err, redis.Nil) {
+		return 0, fmt.Errorf("redisstore: put: %w", httpsession.ErrConflict)
+	}
+	if err != nil {
+		return 0, wrap("put", err)
+	}
+	if err := s.reindex(ctx, key, oldOwner, rec.Owner, exp); err != nil {
+		return 0, fmt.Errorf("redisstore: put: record written, owner index not updated: %w", err)
+	}
+	return ver, nil
+}
+
+// newVersion returns a random version that is neither 0 nor old.
+func newVersion(old uint64) uint64 {
+	for {
+		if v := rand.Uint64(); v != 0 && v != old {
+			return v
+		}
+	}
+}
+
+// unixMilli returns t in Unix milliseconds, rounded down: Redis keeps a
+// key through the millisecond of its expiry, so the record never ends
+// before t. Times before 1970 become 1, which PEXPIREAT takes as past.
+func unixMilli(t time.Time) int64 {
+	return max(t.UnixMilli(), 1)
+}
+
+// Delete removes the session under key and its entry in its owner's
+// index. Deleting a missing key is not an error.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if !validKey(key) {
+		return ErrInvalidKey
+	}
+	owner, err := deleteScript.Run(ctx, s.client, []string{s.prefix + key}).Text()
+	if err != nil {
+		return wrap("delete", err)
+	}
+	if owner != "" {
+		if _, err := s.unindex(ctx, owner, []string{key}); err != nil {
+			return fmt.Errorf("redisstore: delete: record deleted, owner index not updated: %w", err)
+		}
+	}
+	return nil
+}
+
+// Touch moves the expiry of the live session under key to expires,
+// leaving its data, owner and version alone. A missing or expired session
+// is httpsession.ErrNotFound, and nothing is created. An expires in the
+// past ends the session.
+func (s *Store) Touch(ctx context.Context, key string, expires time.Time) error {
+	if !validKey(key) {
+		return ErrInvalidKey
+	}
+	exp := unixMilli(expires)
+	owner, err := touchScript.Run(ctx, s.client, []string{s.prefix + key}, exp).Text()
+	if err != nil {
+		return wrap("touch", err)
+	}
+	if owner != "" && exp > time.Now().UnixMilli() {
+		if err := s.index(ctx, owner, key, exp); err != nil {
+			return fmt.Errorf("redisstore: touch: expiry moved, owner index not updated: %w", err)
+		}
+	}
+	return nil
+}
+
+// Ping reports whether the server answers; for a cluster or a ring, every
+// master or shard.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.ping(ctx); err != nil {
+		return wrap("ping", err)
+	}
+	return nil
+}
+
+func (s *Store) ping(ctx context.Context) error {
+	nodes, err := s.nodes(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range nodes {
+		if err := n.Ping(ctx).Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// wrap adds the package and the operation to a Redis error; redis.Nil
+// becomes httpsession.ErrNotFound.
+func wrap(op string, err error) error {
+	if errors.Is(err, redis.Nil) {
+		err = httpsession.ErrNotFound
+	}
+	return fmt.Errorf("redisstore: %s: %w", op, err)
+}
+
+// validKey reports whether key is 64 lowercase hex characters, the only
+// keys this package builds Redis keys from.
+func validKey(key string) bool {
+	if len(key) != 64 {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
