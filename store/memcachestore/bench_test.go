@@ -1,0 +1,149 @@
+package memcachestore
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+
+	"github.com/httpsession/httpsession"
+	"github.com/httpsession/httpsession/internal/testservice"
+)
+
+// The benchmarks run against a private memcached on loopback, with 512
+// bytes of data per record, as memstore's do. BenchmarkRaw is the floor:
+// gomemcache alone, on items of the same size.
+
+const benchKeys = 1024
+
+type bench struct {
+	s        *Store
+	c        *memcache.Client
+	keys     []string
+	versions []uint64
+	owners   []string
+	data     []byte
+	exp      time.Time
+}
+
+// newBench stores benchKeys records; with owned, every four of them have
+// an owner in common.
+func newBench(b *testing.B, owned bool) *bench {
+	b.Helper()
+	c := newClient(b, testservice.Memcached(b).Addrs()...)
+	bn := &bench{
+		s:        newStore(b, c, Options{}),
+		c:        c,
+		keys:     make([]string, benchKeys),
+		versions: make([]uint64, benchKeys),
+		owners:   make([]string, benchKeys),
+		data:     make([]byte, 512),
+		exp:      time.Now().Add(time.Hour),
+	}
+	for i := range bn.keys {
+		bn.keys[i] = fmt.Sprintf("%064x", i)
+		bn.owners[i] = ""
+		if owned {
+			bn.owners[i] = fmt.Sprintf("user-%d", i/4)
+		}
+		v, err := bn.s.Put(context.Background(), bn.keys[i], httpsession.Record{Data: bn.data, Owner: bn.owners[i], Expires: bn.exp})
+		if err != nil {
+			b.Fatal(err)
+		}
+		bn.versions[i] = v
+	}
+	return bn
+}
+
+func BenchmarkGet(b *testing.B) {
+	bn := newBench(b, false)
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := bn.s.Get(ctx, bn.keys[i%benchKeys]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkPut updates records: a gets and a cas each.
+func BenchmarkPut(b *testing.B) { benchmarkPut(b, false) }
+
+// BenchmarkPutOwned updates records that have an owner (four records per
+// owner), which adds a read of the owner's index.
+func BenchmarkPutOwned(b *testing.B) { benchmarkPut(b, true) }
+
+func benchmarkPut(b *testing.B, owned bool) {
+	bn := newBench(b, owned)
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		k := i % benchKeys
+		v, err := bn.s.Put(ctx, bn.keys[k], httpsession.Record{Data: bn.data, Owner: bn.owners[k], Expires: bn.exp, Version: bn.versions[k]})
+		if err != nil {
+			b.Fatal(err)
+		}
+		bn.versions[k] = v
+		i++
+	}
+}
+
+func BenchmarkTouch(b *testing.B) {
+	bn := newBench(b, false)
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if err := bn.s.Touch(ctx, bn.keys[i%benchKeys], bn.exp); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkRaw is gomemcache on its own: the floor under Get (one gets)
+// and Put (a gets and a cas; GetSet for comparison with a plain set).
+func BenchmarkRaw(b *testing.B) {
+	bn := newBench(b, false)
+	mkeys := make([]string, benchKeys)
+	for i, k := range bn.keys {
+		mkeys[i] = bn.s.prefix + k
+	}
+	b.Run("Get", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, err := bn.c.Get(mkeys[i%benchKeys]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+	for _, w := range []struct {
+		name  string
+		write func(*memcache.Item) error
+	}{
+		{"GetSet", bn.c.Set},
+		{"GetCAS", bn.c.CompareAndSwap},
+	} {
+		b.Run(w.name, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				it, err := bn.c.Get(mkeys[i%benchKeys])
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := w.write(it); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
