@@ -205,3 +205,14 @@ func send(t testing.TB, c *http.Client, method, url string) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, strings.TrimSpace(string(b))
 }
+
+// The wrapper passes the optional capabilities through; every embedded
+// store has them.
+
+func (c *countingStore) List(ctx context.Context, fn func(string, httpsession.Record) bool) error {
+	return c.Store.(httpsession.Lister).List(ctx, fn)
+}
+
+func (c *countingStore) OwnerKeys(ctx context.Context, owner string) ([]string, error) {
+	return c.Store.(httpsession.OwnerIndex).OwnerKeys(ctx, owner)
+}

@@ -57,6 +57,8 @@ type Config struct {
 	// RecordClient records the User-Agent and IP address of the request
 	// that creates a session, for "your devices" pages.
 	RecordClient bool
+	// Hooks are called on session lifecycle events, for audit logs.
+	Hooks Hooks
 	// ErrorHandler answers a request whose session could not be loaded or
 	// saved. The default logs the error and answers 500.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
@@ -80,6 +82,7 @@ type Manager struct {
 	stop      chan struct{}
 	stopOnce  sync.Once
 	done      chan struct{}
+	stats     counters
 }
 
 // New checks cfg, fills in its defaults and returns a Manager. When the

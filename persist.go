@@ -70,11 +70,15 @@ func (m *Manager) load(ctx context.Context, token string) (*Session, error) {
 		return m.newSession(now), nil
 	}
 	if err != nil {
+		m.stats.storeErrors.Add(1)
 		return nil, fmt.Errorf("httpsession: loading a session: %w", err)
 	}
+	m.stats.loads.Add(1)
 	s := &Session{m: m, token: token, key: key, version: rec.Version, expires: rec.Expires}
 	if err := m.decode(rec, &s.st, now); err != nil {
 		if errors.Is(err, errExpired) {
+			m.stats.expired.Add(1)
+			m.hook(ctx, m.cfg.Hooks.OnExpire, s.infoLocked())
 			// Expiry is decided here, on the stored timestamps; the
 			// store's own TTL is only garbage collection.
 			if err := m.cfg.Store.Delete(ctx, key); err != nil {
@@ -137,9 +141,19 @@ func (m *Manager) save(ctx context.Context, s *Session, canSend bool) (tokenActi
 	// failure never leaves the client without a session it can use.
 	if s.oldKey != "" {
 		if err := m.cfg.Store.Delete(ctx, s.oldKey); err != nil {
+			m.stats.storeErrors.Add(1)
 			return keepToken, fmt.Errorf("httpsession: deleting a session: %w", err)
 		}
 		s.oldKey = ""
+		switch {
+		case s.ended != nil:
+			m.stats.destroyed.Add(1)
+			m.hook(ctx, m.cfg.Hooks.OnDestroy, *s.ended)
+		case s.renewed:
+			m.stats.renewed.Add(1)
+			m.hook(ctx, m.cfg.Hooks.OnRenew, s.infoLocked())
+		}
+		s.ended, s.renewed = nil, false
 	}
 	switch {
 	case s.newToken && s.version != 0:
@@ -162,6 +176,7 @@ func (m *Manager) write(ctx context.Context, s *Session, now time.Time) error {
 		key = StoreKey(s.token)
 	}
 	for attempt := 1; ; attempt++ {
+		s.st.Saved = now
 		data, err := m.cfg.Codec.Encode(&s.st)
 		if err != nil {
 			return fmt.Errorf("httpsession: encoding a session: %w", err)
@@ -170,15 +185,25 @@ func (m *Manager) write(ctx context.Context, s *Session, now time.Time) error {
 			return fmt.Errorf("httpsession: session is %d bytes, over MaxSize %d: %w", len(data), m.cfg.MaxSize, ErrTooLarge)
 		}
 		rec := Record{Data: data, Expires: m.expiry(&s.st, now), Version: s.version, Owner: s.st.Owner}
+		created := s.version == 0
 		v, err := m.cfg.Store.Put(ctx, key, rec)
 		if err == nil {
 			s.key, s.version, s.expires = key, v, rec.Expires
 			s.ops, s.changed = s.ops[:0], false
+			m.stats.saves.Add(1)
+			if created && !s.renewed {
+				m.stats.created.Add(1)
+				m.hook(ctx, m.cfg.Hooks.OnCreate, s.infoLocked())
+			}
 			return nil
 		}
 		if !errors.Is(err, ErrConflict) || s.version == 0 {
+			if !errors.Is(err, ErrTooLarge) {
+				m.stats.storeErrors.Add(1)
+			}
 			return fmt.Errorf("httpsession: saving a session: %w", err)
 		}
+		m.stats.conflicts.Add(1)
 		if attempt == maxSaveAttempts {
 			return fmt.Errorf("httpsession: saving a session: gave up after %d conflicts: %w", attempt, err)
 		}
@@ -196,6 +221,7 @@ func (m *Manager) write(ctx context.Context, s *Session, now time.Time) error {
 			return nil
 		}
 		if err != nil {
+			m.stats.storeErrors.Add(1)
 			return fmt.Errorf("httpsession: reloading a session after a conflict: %w", err)
 		}
 		for _, o := range s.ops {
@@ -241,10 +267,12 @@ func (m *Manager) touch(ctx context.Context, s *Session, now time.Time) {
 	switch {
 	case err == nil:
 		s.expires = exp
+		m.stats.touches.Add(1)
 	case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict):
 		// Another request wrote or ended the session; either way there is
 		// nothing to slide.
 	default:
+		m.stats.storeErrors.Add(1)
 		m.cfg.Logger.Warn("httpsession: sliding the idle expiry", "session", logID(s.token), "err", err)
 	}
 }

@@ -26,12 +26,14 @@ type Session struct {
 	st      codec.State
 	isNew   bool
 
-	ops      []op   // this request's changes, replayed after a conflict
-	changed  bool   // something to write
-	oldKey   string // record to delete at save (Renew, Destroy)
-	clear    bool   // the client's token must be cleared (Destroy)
-	newToken bool   // token differs from the one the client holds
-	err      error  // a failed token generation, reported at save
+	ops      []op         // this request's changes, replayed after a conflict
+	changed  bool         // something to write
+	oldKey   string       // record to delete at save (Renew, Destroy)
+	clear    bool         // the client's token must be cleared (Destroy)
+	newToken bool         // token differs from the one the client holds
+	err      error        // a failed token generation, reported at save
+	renewed  bool         // Renew replaced a stored record
+	ended    *SessionInfo // the stored session Destroy ended, for the hook
 }
 
 type opKind uint8
@@ -257,7 +259,7 @@ func (s *Session) Renew() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.version != 0 {
-		s.oldKey = s.key
+		s.oldKey, s.renewed = s.key, true
 	}
 	s.key, s.version, s.token = "", 0, ""
 	now := s.m.now()
@@ -274,6 +276,12 @@ func (s *Session) Destroy() {
 	defer s.mu.Unlock()
 	if s.version != 0 {
 		s.oldKey = s.key
+		info := s.infoLocked()
+		s.ended = &info
+	} else if s.oldKey != "" && s.ended == nil {
+		info := s.infoLocked() // renewed earlier in this request
+		info.Key = s.oldKey
+		s.ended = &info
 	}
 	s.clear = s.clear || s.version != 0 || !s.isNew
 	now := s.m.now()
@@ -282,6 +290,14 @@ func (s *Session) Destroy() {
 	s.key, s.version, s.token, s.newToken = "", 0, "", false
 	s.ops, s.changed = s.ops[:0], false
 	s.isNew = true
+}
+
+// infoLocked describes the session for hooks; s.mu is held.
+func (s *Session) infoLocked() SessionInfo {
+	return SessionInfo{
+		Key: s.key, Owner: s.st.Owner, Created: s.st.Created, Expires: s.expires,
+		Deadline: s.st.Deadline, UserAgent: s.st.UserAgent, IP: s.st.IP,
+	}
 }
 
 // Get returns the value under key as a T. Besides an exact type match it

@@ -46,6 +46,8 @@ type State struct {
 	// Manager's RecordClient option is on.
 	UserAgent string `json:"user_agent,omitempty" cbor:"6,keyasint,omitempty"`
 	IP        string `json:"ip,omitempty" cbor:"7,keyasint,omitempty"`
+	// Saved is when the session's data was last written.
+	Saved time.Time `json:"saved,omitzero" cbor:"8,keyasint"`
 }
 
 // Codec encodes and decodes session state. Implementations must be safe for
