@@ -48,6 +48,7 @@ func BenchmarkGetParallel(b *testing.B) {
 	s, keys, _ := benchStore(b)
 	ctx := context.Background()
 	b.ReportAllocs()
+	b.ResetTimer() // RunParallel, unlike b.Loop, would time the setup
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
 		for pb.Next() {
