@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/httpsession/httpsession"
+	"github.com/httpsession/httpsession/store/boltstore"
 	"github.com/httpsession/httpsession/store/filestore"
 )
 
@@ -22,6 +23,14 @@ func embeddedStores() map[string]func(t *testing.T) httpsession.Store {
 			if err != nil {
 				t.Fatal(err)
 			}
+			return s
+		},
+		"boltstore": func(t *testing.T) httpsession.Store {
+			s, err := boltstore.Open(filepath.Join(t.TempDir(), "sessions.db"), boltstore.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
 			return s
 		},
 	}

@@ -1,0 +1,20 @@
+package open
+
+import "testing"
+
+func TestRedact(t *testing.T) {
+	cases := map[string]string{
+		"redis://:pw@127.0.0.1:6379/0":              "redis://:xxxxx@127.0.0.1:6379/0",
+		"redis+cluster://u:pw@h1:1,h2:2":            "redis+cluster://u:xxxxx@h1:1,h2:2",
+		"mysql://root:pw@tcp(127.0.0.1:3306)/db":    "mysql://root:xxxxx@tcp(127.0.0.1:3306)/db",
+		"postgres://ann:pw@db:5432/app?sslmode=off": "postgres://ann:xxxxx@db:5432/app?sslmode=off",
+		"postgres://ann@db:5432/app":                "postgres://ann@db:5432/app",
+		"memcache://h1:11211":                       "memcache://h1:11211",
+		"bolt:/var/lib/x.db":                        "bolt:/var/lib/x.db",
+	}
+	for in, want := range cases {
+		if got := redact(in); got != want {
+			t.Errorf("redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
