@@ -63,12 +63,24 @@ func (m *Manager) Inspect(ctx context.Context, key string) (SessionInfo, error) 
 	return info, err
 }
 
-// DestroyKey deletes the session stored under key, for operators. A missing
-// key is not an error.
+// DestroyKey deletes the session stored under key, for operators. It
+// reports ErrNotFound for a key with no live session, and counts and hooks
+// the deletion like Session.Destroy.
 func (m *Manager) DestroyKey(ctx context.Context, key string) error {
-	if err := m.cfg.Store.Delete(ctx, key); err != nil {
+	info, err := m.Inspect(ctx, key)
+	if err != nil {
+		return err
+	}
+	return m.destroy(ctx, info)
+}
+
+func (m *Manager) destroy(ctx context.Context, info SessionInfo) error {
+	if err := m.cfg.Store.Delete(ctx, info.Key); err != nil {
+		m.stats.storeErrors.Add(1)
 		return fmt.Errorf("httpsession: deleting a session: %w", err)
 	}
+	m.stats.destroyed.Add(1)
+	m.hook(ctx, m.cfg.Hooks.OnDestroy, info)
 	return nil
 }
 
@@ -148,11 +160,9 @@ func (m *Manager) DestroyOwner(ctx context.Context, owner string, keep *Session)
 		if info.Key == keepKey {
 			continue
 		}
-		if err := m.DestroyKey(ctx, info.Key); err != nil {
+		if err := m.destroy(ctx, info); err != nil {
 			return n, err
 		}
-		m.stats.destroyed.Add(1)
-		m.hook(ctx, m.cfg.Hooks.OnDestroy, info)
 		n++
 	}
 	return n, nil

@@ -108,3 +108,21 @@ func TestOwnersAndSignOutEverywhere(t *testing.T) {
 		})
 	}
 }
+
+func TestDestroyKey(t *testing.T) {
+	var destroyed []string
+	m, _, _ := newManager(t, httpsession.Config{Hooks: httpsession.Hooks{
+		OnDestroy: func(_ context.Context, info httpsession.SessionInfo) { destroyed = append(destroyed, info.Owner) },
+	}})
+	token := sessionCookie(do(t, m.Handler(api()), "POST", "/login?user=ann", "")).Value
+	ctx := context.Background()
+	if err := m.DestroyKey(ctx, httpsession.StoreKey(token)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.DestroyKey(ctx, httpsession.StoreKey(token)); !errors.Is(err, httpsession.ErrNotFound) {
+		t.Fatalf("second DestroyKey: %v, want ErrNotFound", err)
+	}
+	if m.Stats().Destroyed != 1 || len(destroyed) != 1 || destroyed[0] != "ann" {
+		t.Fatalf("destroyed %d, hooks %v", m.Stats().Destroyed, destroyed)
+	}
+}
