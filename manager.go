@@ -57,6 +57,17 @@ type Config struct {
 	// RecordClient records the User-Agent and IP address of the request
 	// that creates a session, for "your devices" pages.
 	RecordClient bool
+	// BindIP ends a session when a request comes from another IP address
+	// than the one that created it, and BindUserAgent when it comes with
+	// another User-Agent (Catalyst's verify_address and verify_user_agent).
+	// Both are off by default: mobile clients change addresses, and
+	// clients behind a NAT share one. Either implies RecordClient.
+	BindIP, BindUserAgent bool
+	// ClientIP returns the client address of a request for RecordClient
+	// and BindIP. The default is the host part of r.RemoteAddr; behind a
+	// reverse proxy, supply one that trusts forwarded headers from that
+	// proxy only.
+	ClientIP func(r *http.Request) string
 	// Hooks are called on session lifecycle events, for audit logs.
 	Hooks Hooks
 	// ErrorHandler answers a request whose session could not be loaded or
@@ -121,6 +132,10 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.ClientIP == nil {
+		cfg.ClientIP = remoteIP
+	}
+	cfg.RecordClient = cfg.RecordClient || cfg.BindIP || cfg.BindUserAgent
 	m := &Manager{cfg: cfg, transport: cfg.Transport}
 	if m.transport == nil {
 		t, err := newCookieTransport(cfg.Cookie, cfg.Keys, cfg.Lifetime, cfg.Now)

@@ -25,8 +25,14 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 			m.fail(w, r, err)
 			return
 		}
-		if s.isNew && m.cfg.RecordClient {
-			s.st.UserAgent, s.st.IP = clientOf(r)
+		if m.cfg.RecordClient {
+			ua, ip := m.clientOf(r)
+			if !s.isNew && m.boundElsewhere(s, ua, ip) {
+				s = m.unbind(r.Context(), s)
+			}
+			if s.isNew {
+				s.st.UserAgent, s.st.IP = ua, ip
+			}
 		}
 		r = r.WithContext(NewContext(r.Context(), s))
 		sw := &responseWriter{ResponseWriter: w, m: m, r: r, s: s}
@@ -52,17 +58,43 @@ func (m *Manager) fail(w http.ResponseWriter, r *http.Request, err error) {
 	m.cfg.ErrorHandler(w, r, err)
 }
 
-// clientOf returns the User-Agent (cut to a sane length) and the remote IP.
-func clientOf(r *http.Request) (ua, ip string) {
+// clientOf returns the User-Agent (cut to a sane length) and the client
+// IP of r.
+func (m *Manager) clientOf(r *http.Request) (ua, ip string) {
 	ua = r.UserAgent()
 	if len(ua) > 256 {
 		ua = ua[:256]
 	}
+	return ua, m.cfg.ClientIP(r)
+}
+
+func remoteIP(r *http.Request) string {
 	ip, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		ip = r.RemoteAddr
+		return r.RemoteAddr
 	}
-	return ua, ip
+	return ip
+}
+
+// boundElsewhere reports whether s was created by another client than the
+// one that sends this request, by the bindings configured.
+func (m *Manager) boundElsewhere(s *Session, ua, ip string) bool {
+	return m.cfg.BindIP && s.st.IP != ip || m.cfg.BindUserAgent && s.st.UserAgent != ua
+}
+
+// unbind ends a session presented by the wrong client and returns a new
+// one. The stored session is deleted: a stolen token is worth nothing
+// afterwards, to the thief or to its owner.
+func (m *Manager) unbind(ctx context.Context, s *Session) *Session {
+	m.cfg.Logger.Warn("httpsession: session presented by another client; destroyed", "session", logID(s.token))
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.StoreTimeout)
+	defer cancel()
+	if err := m.destroy(ctx, s.infoLocked()); err != nil {
+		m.cfg.Logger.Warn("httpsession: deleting a session bound to another client", "session", logID(s.token), "err", err)
+	}
+	fresh := m.newSession(m.now())
+	fresh.clear = true
+	return fresh
 }
 
 // responseWriter saves the session before the first byte of the response.
