@@ -31,15 +31,16 @@ func main() {
 	idle := flag.Duration("idle", 30*time.Minute, "idle timeout (0 for none)")
 	lifetime := flag.Duration("lifetime", 12*time.Hour, "absolute session lifetime")
 	secure := flag.Bool("secure", false, "mark the session cookie Secure (use behind HTTPS)")
+	adminPassword := flag.String("admin-password", os.Getenv("HTTPSESSION_ADMIN_PASSWORD"), "mount the admin page at /admin/ for user \"admin\" with this password (default $HTTPSESSION_ADMIN_PASSWORD; empty: no admin page)")
 	flag.Parse()
 
-	if err := run(*addr, *storeURL, *idle, *lifetime, *secure); err != nil {
+	if err := run(*addr, *storeURL, *idle, *lifetime, *secure, *adminPassword); err != nil {
 		fmt.Fprintln(os.Stderr, "example:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr, storeURL string, idle, lifetime time.Duration, secure bool) error {
+func run(addr, storeURL string, idle, lifetime time.Duration, secure bool, adminPassword string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -61,10 +62,14 @@ func run(addr, storeURL string, idle, lifetime time.Duration, secure bool) error
 	}
 	defer m.Close()
 
-	srv := &http.Server{Addr: addr, Handler: m.Handler(routes()), ReadHeaderTimeout: 10 * time.Second}
+	h, err := app(m, adminPassword)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
-	slog.Info("example listening", "url", "http://"+addr+"/", "store", storeURL)
+	slog.Info("example listening", "url", "http://"+addr+"/", "store", storeURL, "admin", adminPassword != "")
 	select {
 	case err := <-errc:
 		return err
@@ -78,7 +83,7 @@ func run(addr, storeURL string, idle, lifetime time.Duration, secure bool) error
 	return nil
 }
 
-// routes returns the app's handlers, without the session middleware.
+// routes returns the app's session routes, without the middleware.
 func routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", home)

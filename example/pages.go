@@ -18,6 +18,7 @@ form{display:inline-block;margin:.25rem 0}</style></head><body>
 <p id="visits">You have seen this page {{.Visits}} time{{if ne .Visits 1}}s{{end}} in this session.</p>
 {{if .User}}
 <p id="user">Signed in as <b>{{.User}}</b>.</p>
+<p><a href="/devices" id="devices-link">Your devices</a></p>
 <form method="post" action="/logout"><button id="logout">Sign out</button></form>
 {{else}}
 <form method="post" action="/login"><label>User name <input name="user" id="name" required maxlength="64"></label>
