@@ -3,6 +3,7 @@ package codec
 import (
 	"bytes"
 	"encoding/gob"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -38,7 +39,8 @@ var gobBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 const maxPooledBuf = 64 << 10
 
-// Encode encodes st with encoding/gob.
+// Encode encodes st: in the tagged format when every value has a tagged
+// form, else with encoding/gob.
 func (Gob) Encode(st *State) ([]byte, error) {
 	if st == nil {
 		return nil, errNilState
@@ -50,6 +52,13 @@ func (Gob) Encode(st *State) ([]byte, error) {
 			gobBufs.Put(buf)
 		}
 	}()
+	if b, err := appendTaggedState(buf.AvailableBuffer(), st); err == nil {
+		if cap(b) > buf.Cap() && cap(b) <= maxPooledBuf {
+			buf.Grow(cap(b)) // the next record of this size appends in place
+		}
+		return bytes.Clone(b), nil
+	}
+	buf.WriteByte(formatGob)
 	if err := gob.NewEncoder(buf).Encode(st); err != nil {
 		return nil, fmt.Errorf("codec: gob encode: %w", err)
 	}
@@ -62,7 +71,18 @@ func (Gob) Decode(data []byte, st *State) error {
 	if st == nil {
 		return errNilState
 	}
-	r := bytes.NewReader(data)
+	if len(data) > 0 && data[0] == formatTagged {
+		fresh, err := decodeTagged(data[1:])
+		if err != nil {
+			return err
+		}
+		*st = finish(fresh)
+		return nil
+	}
+	if len(data) == 0 || data[0] != formatGob {
+		return errors.New("codec: gob decode: not a record of this codec")
+	}
+	r := bytes.NewReader(data[1:])
 	var fresh State
 	if err := gob.NewDecoder(r).Decode(&fresh); err != nil {
 		return fmt.Errorf("codec: gob decode: %w", err)

@@ -1,0 +1,371 @@
+package codec
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// The Gob codec writes one of two formats, told apart by the first byte.
+//
+// Most sessions hold only strings, numbers, booleans, byte slices, times,
+// durations and maps and slices of those. For them Gob writes a compact
+// tagged binary form that keeps every Go type exactly, as gob would, but
+// without gob's cost: a fresh gob encoder re-sends its type descriptions
+// and a fresh decoder compiles them again, for every record, which made the
+// codec most of the cost of a request. Any other value (an application's
+// registered struct, say) sends the whole record through encoding/gob.
+const (
+	formatTagged byte = 0xb1
+	formatGob    byte = 0xb2
+)
+
+// Value tags of the tagged format.
+const (
+	tagString byte = iota + 1
+	tagFalse
+	tagTrue
+	tagInt
+	tagInt8
+	tagInt16
+	tagInt32
+	tagInt64
+	tagUint
+	tagUint8
+	tagUint16
+	tagUint32
+	tagUint64
+	tagFloat32
+	tagFloat64
+	tagBytes
+	tagTime
+	tagDuration
+	tagStrings
+	tagSlice
+	tagMap
+	tagStringMap
+)
+
+// maxTaggedDepth bounds nesting in the tagged format; deeper values go
+// through gob, and a decoder refuses deeper input.
+const maxTaggedDepth = 32
+
+// errNotTagged means a value has no tagged form; the record goes to gob.
+var errNotTagged = errors.New("no tagged form")
+
+var errTagged = errors.New("codec: gob decode: malformed record")
+
+func appendTaggedState(b []byte, st *State) ([]byte, error) {
+	b = append(b, formatTagged)
+	var err error
+	for _, t := range []time.Time{st.Created, st.Deadline, st.Saved} {
+		if b, err = appendTime(b, t); err != nil {
+			return nil, err
+		}
+	}
+	b = appendString(b, st.Owner)
+	b = appendString(b, st.UserAgent)
+	b = appendString(b, st.IP)
+	b = binary.AppendUvarint(b, uint64(len(st.KeyExpiry)))
+	for k, t := range st.KeyExpiry {
+		b = appendString(b, k)
+		if b, err = appendTime(b, t); err != nil {
+			return nil, err
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(len(st.Values)))
+	for k, v := range st.Values {
+		b = appendString(b, k)
+		if b, err = appendValue(b, v, 0); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendTime(b []byte, t time.Time) ([]byte, error) {
+	start := len(b)
+	b = append(b, 0) // length, filled in below
+	b, err := t.AppendBinary(b)
+	if err != nil || len(b)-start-1 > 255 {
+		return nil, errNotTagged
+	}
+	b[start] = byte(len(b) - start - 1)
+	return b, nil
+}
+
+func appendValue(b []byte, v any, depth int) ([]byte, error) {
+	if depth > maxTaggedDepth {
+		return nil, errNotTagged
+	}
+	var err error
+	switch x := v.(type) {
+	case string:
+		b = appendString(append(b, tagString), x)
+	case bool:
+		if x {
+			b = append(b, tagTrue)
+		} else {
+			b = append(b, tagFalse)
+		}
+	case int:
+		b = binary.AppendVarint(append(b, tagInt), int64(x))
+	case int8:
+		b = binary.AppendVarint(append(b, tagInt8), int64(x))
+	case int16:
+		b = binary.AppendVarint(append(b, tagInt16), int64(x))
+	case int32:
+		b = binary.AppendVarint(append(b, tagInt32), int64(x))
+	case int64:
+		b = binary.AppendVarint(append(b, tagInt64), x)
+	case uint:
+		b = binary.AppendUvarint(append(b, tagUint), uint64(x))
+	case uint8:
+		b = binary.AppendUvarint(append(b, tagUint8), uint64(x))
+	case uint16:
+		b = binary.AppendUvarint(append(b, tagUint16), uint64(x))
+	case uint32:
+		b = binary.AppendUvarint(append(b, tagUint32), uint64(x))
+	case uint64:
+		b = binary.AppendUvarint(append(b, tagUint64), x)
+	case float32:
+		b = binary.BigEndian.AppendUint32(append(b, tagFloat32), math.Float32bits(x))
+	case float64:
+		b = binary.BigEndian.AppendUint64(append(b, tagFloat64), math.Float64bits(x))
+	case []byte:
+		b = binary.AppendUvarint(append(b, tagBytes), uint64(len(x)))
+		b = append(b, x...)
+	case time.Time:
+		b, err = appendTime(append(b, tagTime), x)
+	case time.Duration:
+		b = binary.AppendVarint(append(b, tagDuration), int64(x))
+	case []string:
+		b = binary.AppendUvarint(append(b, tagStrings), uint64(len(x)))
+		for _, s := range x {
+			b = appendString(b, s)
+		}
+	case []any:
+		b = binary.AppendUvarint(append(b, tagSlice), uint64(len(x)))
+		for _, e := range x {
+			if b, err = appendValue(b, e, depth+1); err != nil {
+				return nil, err
+			}
+		}
+	case map[string]any:
+		b = binary.AppendUvarint(append(b, tagMap), uint64(len(x)))
+		for k, e := range x {
+			b = appendString(b, k)
+			if b, err = appendValue(b, e, depth+1); err != nil {
+				return nil, err
+			}
+		}
+	case map[string]string:
+		b = binary.AppendUvarint(append(b, tagStringMap), uint64(len(x)))
+		for k, s := range x {
+			b = appendString(appendString(b, k), s)
+		}
+	default:
+		return nil, errNotTagged
+	}
+	return b, err
+}
+
+// taggedReader decodes the tagged format. Every length is checked against
+// the bytes left before anything is allocated for it.
+type taggedReader struct {
+	b   []byte
+	err error
+}
+
+func (r *taggedReader) fail() {
+	if r.err == nil {
+		r.err = errTagged
+	}
+	r.b = nil
+}
+
+func (r *taggedReader) byte() byte {
+	if len(r.b) == 0 {
+		r.fail()
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+func (r *taggedReader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.fail()
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *taggedReader) varint() int64 {
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.fail()
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+// count reads a collection length; each element takes at least min bytes.
+func (r *taggedReader) count(min int) int {
+	n := r.uvarint()
+	if n > uint64(len(r.b)/min) {
+		r.fail()
+		return 0
+	}
+	return int(n)
+}
+
+func (r *taggedReader) bytes(n int) []byte {
+	if n < 0 || n > len(r.b) {
+		r.fail()
+		return nil
+	}
+	p := r.b[:n:n]
+	r.b = r.b[n:]
+	return p
+}
+
+func (r *taggedReader) string() string {
+	return string(r.bytes(r.count(1)))
+}
+
+func (r *taggedReader) time() time.Time {
+	var t time.Time
+	if p := r.bytes(int(r.byte())); r.err == nil {
+		if err := t.UnmarshalBinary(p); err != nil {
+			r.fail()
+		}
+	}
+	return t
+}
+
+func (r *taggedReader) fixed(n int) []byte {
+	return r.bytes(n)
+}
+
+func (r *taggedReader) state(st *State) {
+	st.Created, st.Deadline, st.Saved = r.time(), r.time(), r.time()
+	st.Owner, st.UserAgent, st.IP = r.string(), r.string(), r.string()
+	if n := r.count(2); n > 0 {
+		st.KeyExpiry = make(map[string]time.Time, n)
+		for range n {
+			k := r.string()
+			st.KeyExpiry[k] = r.time()
+		}
+	}
+	n := r.count(2)
+	st.Values = make(map[string]any, n)
+	for range n {
+		k := r.string()
+		st.Values[k] = r.value(0)
+	}
+	if len(r.b) != 0 {
+		r.fail()
+	}
+}
+
+func (r *taggedReader) value(depth int) any {
+	if depth > maxTaggedDepth {
+		r.fail()
+		return nil
+	}
+	switch tag := r.byte(); tag {
+	case tagString:
+		return r.string()
+	case tagFalse:
+		return false
+	case tagTrue:
+		return true
+	case tagInt:
+		return int(r.varint())
+	case tagInt8:
+		return int8(r.varint())
+	case tagInt16:
+		return int16(r.varint())
+	case tagInt32:
+		return int32(r.varint())
+	case tagInt64:
+		return r.varint()
+	case tagUint:
+		return uint(r.uvarint())
+	case tagUint8:
+		return uint8(r.uvarint())
+	case tagUint16:
+		return uint16(r.uvarint())
+	case tagUint32:
+		return uint32(r.uvarint())
+	case tagUint64:
+		return r.uvarint()
+	case tagFloat32:
+		if p := r.fixed(4); p != nil {
+			return math.Float32frombits(binary.BigEndian.Uint32(p))
+		}
+	case tagFloat64:
+		if p := r.fixed(8); p != nil {
+			return math.Float64frombits(binary.BigEndian.Uint64(p))
+		}
+	case tagBytes:
+		return append([]byte{}, r.bytes(r.count(1))...)
+	case tagTime:
+		return r.time()
+	case tagDuration:
+		return time.Duration(r.varint())
+	case tagStrings:
+		s := make([]string, r.count(1))
+		for i := range s {
+			s[i] = r.string()
+		}
+		return s
+	case tagSlice:
+		s := make([]any, r.count(1))
+		for i := range s {
+			s[i] = r.value(depth + 1)
+		}
+		return s
+	case tagMap:
+		n := r.count(2)
+		m := make(map[string]any, n)
+		for range n {
+			k := r.string()
+			m[k] = r.value(depth + 1)
+		}
+		return m
+	case tagStringMap:
+		n := r.count(2)
+		m := make(map[string]string, n)
+		for range n {
+			k := r.string()
+			m[k] = r.string()
+		}
+		return m
+	default:
+		r.fail()
+	}
+	return nil
+}
+
+func decodeTagged(data []byte) (State, error) {
+	r := taggedReader{b: data}
+	var st State
+	r.state(&st)
+	if r.err != nil {
+		return State{}, fmt.Errorf("%w", r.err)
+	}
+	return st, nil
+}

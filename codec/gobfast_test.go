@@ -1,0 +1,84 @@
+package codec_test
+
+import (
+	"encoding/gob"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/httpsession/httpsession/codec"
+)
+
+type fastPathPoint struct{ X, Y int }
+
+func init() { gob.Register(fastPathPoint{}) }
+
+// Common values take the tagged form and keep their exact Go types; a
+// registered struct anywhere sends the record through encoding/gob, with the
+// same result.
+func TestGobFormats(t *testing.T) {
+	now := time.Date(2026, 11, 21, 10, 0, 0, 5, time.FixedZone("X", 3600))
+	values := map[string]any{
+		"s": "x", "b": true, "i": -3, "i8": int8(-8), "u16": uint16(16), "u64": uint64(1 << 63),
+		"f32": float32(1.5), "f64": 2.25, "bytes": []byte{0, 255}, "t": now, "d": time.Minute,
+		"strs": []string{"a", ""}, "list": []any{1, "two", []any{3.0}}, "m": map[string]any{"k": map[string]string{"a": "b"}},
+	}
+	for name, extra := range map[string]any{"tagged": nil, "gob": fastPathPoint{1, 2}} {
+		t.Run(name, func(t *testing.T) {
+			in := &codec.State{Created: now, Deadline: now.Add(time.Hour), Owner: "ann",
+				KeyExpiry: map[string]time.Time{"s": now.Add(time.Minute)}, Values: map[string]any{}}
+			for k, v := range values {
+				in.Values[k] = v
+			}
+			if extra != nil {
+				in.Values["extra"] = extra
+			}
+			data, err := codec.Gob{}.Encode(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tagged := data[0] == 0xb1; tagged != (extra == nil) {
+				t.Fatalf("format byte %#x", data[0])
+			}
+			var out codec.State
+			if err := (codec.Gob{}).Decode(data, &out); err != nil {
+				t.Fatal(err)
+			}
+			for k, want := range in.Values {
+				got := out.Values[k]
+				if wt, ok := want.(time.Time); ok {
+					if gt, ok := got.(time.Time); !ok || !gt.Equal(wt) {
+						t.Errorf("%s = %#v, want %#v", k, got, want)
+					}
+					continue
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("%s = %#v (%T), want %#v (%T)", k, got, got, want, want)
+				}
+			}
+			if !out.Created.Equal(in.Created) || out.Owner != "ann" || !out.KeyExpiry["s"].Equal(in.KeyExpiry["s"]) {
+				t.Errorf("state fields: %+v", out)
+			}
+		})
+	}
+}
+
+// Truncations and flips of a tagged record fail cleanly.
+func TestGobTaggedCorrupt(t *testing.T) {
+	data, err := codec.Gob{}.Encode(&codec.State{Values: map[string]any{"a": []any{"x", map[string]any{"y": 1}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < len(data); i++ {
+		var st codec.State
+		if err := (codec.Gob{}).Decode(data[:i], &st); err == nil {
+			t.Errorf("truncation at %d decoded", i)
+		}
+	}
+	huge := append([]byte{0xb1}, make([]byte, 3)...) // three zero times
+	huge = append(huge, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f)
+	var st codec.State
+	if err := (codec.Gob{}).Decode(huge, &st); err == nil {
+		t.Fatal("a count larger than the input decoded")
+	}
+}
