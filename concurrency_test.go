@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/httpsession/httpsession"
 	"github.com/httpsession/httpsession/store/boltstore"
@@ -41,7 +42,7 @@ func embeddedStores() map[string]func(t *testing.T) httpsession.Store {
 func TestConcurrentRequestsOneSession(t *testing.T) {
 	for name, newStore := range embeddedStores() {
 		t.Run(name, func(t *testing.T) {
-			m, cs, _ := newManager(t, httpsession.Config{Store: newStore(t)})
+			m, cs, _ := newManager(t, httpsession.Config{Store: newStore(t), StoreTimeout: 30 * time.Second})
 			srv := httptest.NewServer(m.Handler(api()))
 			defer srv.Close()
 			c := client(t)

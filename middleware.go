@@ -113,7 +113,7 @@ type responseWriter struct {
 // handler's.
 func (w *responseWriter) commit(status int) {
 	w.started, w.status = true, status
-	if status >= 500 {
+	if status >= 500 || w.m.idle(w.s) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(w.r.Context(), w.m.cfg.StoreTimeout)
@@ -144,6 +144,9 @@ func (w *responseWriter) noStore() {
 
 // saveLate saves changes made after the response started.
 func (w *responseWriter) saveLate() {
+	if w.m.idle(w.s) {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.r.Context()), w.m.cfg.StoreTimeout)
 	defer cancel()
 	if _, err := w.m.save(ctx, w.s, false); err != nil {

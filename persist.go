@@ -134,7 +134,7 @@ func (m *Manager) save(ctx context.Context, s *Session, canSend bool) (tokenActi
 		if err := m.write(ctx, s, now); err != nil {
 			return keepToken, err
 		}
-	} else if s.version != 0 && m.cfg.IdleTimeout > 0 && m.expiry(&s.st, now).Sub(s.expires) >= m.cfg.TouchInterval {
+	} else if m.touchDue(s, now) {
 		m.touch(ctx, s, now)
 	}
 	// A renewed or destroyed record goes after the new one is safe, so a
@@ -164,6 +164,20 @@ func (m *Manager) save(ctx context.Context, s *Session, canSend bool) (tokenActi
 		return clearToken, nil
 	}
 	return keepToken, nil
+}
+
+// touchDue reports whether an unchanged stored session should slide its
+// idle expiry now: at most once per TouchInterval.
+func (m *Manager) touchDue(s *Session, now time.Time) bool {
+	return s.version != 0 && m.cfg.IdleTimeout > 0 && m.expiry(&s.st, now).Sub(s.expires) >= m.cfg.TouchInterval
+}
+
+// idle reports whether a save of s would do nothing, so the common
+// read-only request skips it.
+func (m *Manager) idle(s *Session) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err == nil && !s.changed && s.oldKey == "" && !s.clear && !m.touchDue(s, m.now())
 }
 
 // write puts the session with compare-and-set. On a conflict it reloads the
