@@ -55,7 +55,9 @@ func validToken(t string, custom bool) bool {
 // usable token, and a key can never carry a path or a protocol character.
 func StoreKey(token string) string {
 	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
+	var buf [2 * sha256.Size]byte
+	hex.Encode(buf[:], sum[:])
+	return string(buf[:])
 }
 
 // logID returns a short, non-reversible handle for a token that is safe to
