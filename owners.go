@@ -64,14 +64,25 @@ func (m *Manager) Inspect(ctx context.Context, key string) (SessionInfo, error) 
 }
 
 // DestroyKey deletes the session stored under key, for operators. It
-// reports ErrNotFound for a key with no live session, and counts and hooks
-// the deletion like Session.Destroy.
+// reports ErrNotFound for a key with no live record, and counts and hooks
+// the deletion like Session.Destroy. A record the codec cannot decode is
+// deleted too.
 func (m *Manager) DestroyKey(ctx context.Context, key string) error {
-	info, err := m.Inspect(ctx, key)
+	rec, err := m.cfg.Store.Get(ctx, key)
 	if err != nil {
-		return err
+		return fmt.Errorf("httpsession: deleting a session: %w", err)
 	}
-	return m.destroy(ctx, info)
+	return m.destroy(ctx, m.infoOrBare(key, rec))
+}
+
+// infoOrBare describes a record, or only by its key and owner when it does
+// not decode or has expired by the Manager's clock.
+func (m *Manager) infoOrBare(key string, rec Record) SessionInfo {
+	info, err := m.info(key, rec)
+	if err != nil {
+		return SessionInfo{Key: key, Owner: rec.Owner, Expires: rec.Expires, Size: len(rec.Data)}
+	}
+	return info
 }
 
 func (m *Manager) destroy(ctx context.Context, info SessionInfo) error {
@@ -107,7 +118,8 @@ func (m *Manager) Iterate(ctx context.Context, fn func(SessionInfo) bool) error 
 
 // SessionsOf returns the live sessions of owner (see Session.SetOwner). It
 // uses the store's owner index, or a full scan on a store that can list
-// but has no index.
+// but has no index. A record the codec cannot decode is listed with its key
+// and owner only.
 func (m *Manager) SessionsOf(ctx context.Context, owner string) ([]SessionInfo, error) {
 	if owner == "" {
 		return nil, nil
@@ -119,14 +131,16 @@ func (m *Manager) SessionsOf(ctx context.Context, owner string) ([]SessionInfo, 
 			return nil, fmt.Errorf("httpsession: sessions of an owner: %w", err)
 		}
 		for _, key := range keys {
-			info, err := m.Inspect(ctx, key)
+			rec, err := m.cfg.Store.Get(ctx, key)
 			if errors.Is(err, ErrNotFound) {
 				continue // ended since the index was read
 			}
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("httpsession: sessions of an owner: %w", err)
 			}
-			if info.Owner == owner {
+			// A record the codec cannot read still belongs to its
+			// owner, so that DestroyOwner ends it.
+			if info := m.infoOrBare(key, rec); info.Owner == owner {
 				out = append(out, info)
 			}
 		}

@@ -100,15 +100,6 @@ func (a *app) delete(ctx context.Context, key string) error {
 	if errors.Is(err, httpsession.ErrNotFound) {
 		return fmt.Errorf("delete: no live session with key %s: %w", key, httpsession.ErrNotFound)
 	}
-	if err != nil && ctx.Err() == nil {
-		// DestroyKey decodes the session for its hooks. One that the codec
-		// cannot read must still be deletable: if the store has the record,
-		// delete it as it is.
-		if _, gerr := a.store.Get(ctx, key); gerr == nil {
-			fmt.Fprintf(a.stderr, "sessionctl: note: %s; deleting the record without decoding it\n", oneLine(err.Error()))
-			err = a.store.Delete(ctx, key)
-		}
-	}
 	if err != nil {
 		return fmt.Errorf("delete: %w", err)
 	}
@@ -140,16 +131,9 @@ func (a *app) owner(ctx context.Context, owner string) error {
 }
 
 func (a *app) destroyOwner(ctx context.Context, owner string) error {
+	// DestroyOwner also ends records the codec cannot decode: the owner
+	// index and the records' own Owner field say whose they are.
 	n, err := a.m.DestroyOwner(ctx, owner, nil)
-	if idx, ok := a.store.(httpsession.OwnerIndex); ok && n == 0 && err != nil && ctx.Err() == nil {
-		// DestroyOwner decodes every session first, and one that the codec
-		// cannot read (a type registered with gob only in the application)
-		// stops it. Signing out everywhere must not hinge on that: the
-		// index and the records' own Owner field say whose they are.
-		fmt.Fprintf(a.stderr, "sessionctl: note: %s; deleting by the store's owner index without decoding\n",
-			oneLine(err.Error()))
-		n, err = a.destroyIndexed(ctx, idx, owner)
-	}
 	if err != nil {
 		err = a.unsupported(err, "has no owner index and cannot list sessions")
 		if n > 0 {
@@ -162,30 +146,6 @@ func (a *app) destroyOwner(ctx context.Context, owner string) error {
 	}
 	_, err = fmt.Fprintf(a.stdout, "destroyed %d %s of owner %s\n", n, plural(n, "session"), printable(owner))
 	return err
-}
-
-// destroyIndexed deletes the records that the owner index lists for owner
-// and that still carry that owner, without decoding them.
-func (a *app) destroyIndexed(ctx context.Context, idx httpsession.OwnerIndex, owner string) (int, error) {
-	keys, err := idx.OwnerKeys(ctx, owner)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, key := range keys {
-		rec, err := a.store.Get(ctx, key)
-		if errors.Is(err, httpsession.ErrNotFound) || err == nil && rec.Owner != owner {
-			continue
-		}
-		if err == nil {
-			err = a.store.Delete(ctx, key)
-		}
-		if err != nil {
-			return n, err
-		}
-		n++
-	}
-	return n, nil
 }
 
 func (a *app) gc(ctx context.Context, _ string) error {

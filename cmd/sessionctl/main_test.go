@@ -377,12 +377,10 @@ func TestWrongCodec(t *testing.T) {
 		t.Errorf("show with the wrong codec: stderr %q", r.stderr)
 	}
 	// Records that do not decode can still be deleted.
-	if r := want(t, exitOK, url, "-codec", "json", "delete", k.bob); !strings.Contains(r.stderr, "without decoding") {
-		t.Errorf("delete with the wrong codec: stderr %q", r.stderr)
-	}
+	want(t, exitOK, url, "-codec", "json", "delete", k.bob)
 	want(t, exitNotFound, url, "show", k.bob)
 	r = want(t, exitOK, url, "-codec", "json", "destroy-owner", "ann")
-	if r.stdout != "destroyed 2 sessions of owner ann\n" || !strings.Contains(r.stderr, "owner index") {
+	if r.stdout != "destroyed 2 sessions of owner ann\n" {
 		t.Errorf("destroy-owner with the wrong codec: stdout %q, stderr %q", r.stdout, r.stderr)
 	}
 	want(t, exitNotFound, url, "show", k.ann1)
