@@ -5,8 +5,10 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/httpsession/httpsession"
 )
@@ -124,5 +126,30 @@ func TestDestroyKey(t *testing.T) {
 	}
 	if m.Stats().Destroyed != 1 || len(destroyed) != 1 || destroyed[0] != "ann" {
 		t.Fatalf("destroyed %d, hooks %v", m.Stats().Destroyed, destroyed)
+	}
+}
+
+// Records the codec cannot decode still belong to their owner: signing out
+// everywhere ends them, and an operator can delete one.
+func TestUndecodableRecordsCanBeEnded(t *testing.T) {
+	store := newMemStore(t)
+	m, _, clk := newManager(t, httpsession.Config{Store: store})
+	ctx := context.Background()
+	for _, k := range []string{"a", "b"} {
+		key := httpsession.StoreKey(strings.Repeat(k, 43))
+		if _, err := store.Put(ctx, key, httpsession.Record{Data: []byte("not a record"), Expires: clk.Now().Add(time.Hour), Owner: "ann"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := m.DestroyOwner(ctx, "ann", nil); err != nil || n != 2 {
+		t.Fatalf("DestroyOwner = %d, %v; want 2", n, err)
+	}
+	key := httpsession.StoreKey(strings.Repeat("c", 43))
+	store.Put(ctx, key, httpsession.Record{Data: []byte{0xff}, Expires: clk.Now().Add(time.Hour)})
+	if err := m.DestroyKey(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Get(ctx, key); !errors.Is(err, httpsession.ErrNotFound) {
+		t.Fatal("the undecodable record survived DestroyKey")
 	}
 }
