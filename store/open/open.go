@@ -89,13 +89,17 @@ func openScheme(ctx context.Context, scheme, rest, rawURL string) (httpsession.S
 			return nil, nil, err
 		}
 		opts.ContextTimeoutEnabled = true
+		// go-redis redials a dead server five times per command by
+		// default, which holds every request of an outage for seconds;
+		// one try fails fast into the error handler.
+		opts.DialerRetries = 1
 		return openRedis(redis.NewClient(opts))
 	case "redis+cluster":
 		user, hosts, err := splitHosts(rest)
 		if err != nil {
 			return nil, nil, err
 		}
-		opts := &redis.ClusterOptions{Addrs: hosts, ContextTimeoutEnabled: true}
+		opts := &redis.ClusterOptions{Addrs: hosts, ContextTimeoutEnabled: true, DialerRetries: 1}
 		if user != nil {
 			opts.Username = user.Username()
 			opts.Password, _ = user.Password()
