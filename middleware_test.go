@@ -623,3 +623,36 @@ func TestLoadAndSaveOutsideRequests(t *testing.T) {
 		t.Fatalf("reload: %v, new %v, %v", err, again.IsNew(), again.Get("job"))
 	}
 }
+
+// panicStore panics in Get and Put, as a broken driver might.
+type panicStore struct{ httpsession.Store }
+
+func (panicStore) Get(context.Context, string) (httpsession.Record, error) { panic("driver bug") }
+
+func (panicStore) Put(context.Context, string, httpsession.Record) (uint64, error) {
+	panic("driver bug")
+}
+
+// A panicking store costs the request a clean error response through the
+// error handler, not the connection.
+func TestStorePanicIsCleanError(t *testing.T) {
+	var handled []error
+	m, _, _ := newManager(t, httpsession.Config{Store: panicStore{newMemStore(t)}, ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+		handled = append(handled, err)
+		http.Error(w, "unavailable", http.StatusServiceUnavailable)
+	}})
+	h := m.Handler(api())
+	load := do(t, h, "GET", "/get?key=a", "session="+strings.Repeat("A", 43))
+	save := do(t, h, "POST", "/put?key=a&value=1", "")
+	if load.Code != http.StatusServiceUnavailable || save.Code != http.StatusServiceUnavailable || sessionCookie(save) != nil {
+		t.Fatalf("load %d, save %d, cookie %v", load.Code, save.Code, sessionCookie(save))
+	}
+	for _, err := range handled {
+		if !strings.Contains(err.Error(), "panic") || !strings.Contains(err.Error(), "driver bug") {
+			t.Errorf("error %q does not say what happened", err)
+		}
+	}
+	if len(handled) != 2 {
+		t.Fatalf("error handler called %d times", len(handled))
+	}
+}

@@ -59,7 +59,20 @@ func (m *Manager) expiry(st *codec.State, now time.Time) time.Time {
 	return st.Deadline
 }
 
-func (m *Manager) load(ctx context.Context, token string) (*Session, error) {
+// errPanic wraps a panic in a store or codec call.
+var errPanic = errors.New("httpsession: panic in a store or codec call")
+
+// recoverTo turns a panic in a store or codec call into an error, so a
+// broken driver costs one request a clean error response, not the
+// connection. It never names the session's token.
+func recoverTo(err *error) {
+	if v := recover(); v != nil {
+		*err = fmt.Errorf("%w: %v", errPanic, v)
+	}
+}
+
+func (m *Manager) load(ctx context.Context, token string) (s *Session, err error) {
+	defer recoverTo(&err)
 	now := m.now()
 	if token == "" || !validToken(token, m.cfg.NewToken != nil) {
 		return m.newSession(now), nil
@@ -74,7 +87,7 @@ func (m *Manager) load(ctx context.Context, token string) (*Session, error) {
 		return nil, fmt.Errorf("httpsession: loading a session: %w", err)
 	}
 	m.stats.loads.Add(1)
-	s := &Session{m: m, token: token, key: key, version: rec.Version, expires: rec.Expires}
+	s = &Session{m: m, token: token, key: key, version: rec.Version, expires: rec.Expires}
 	if err := m.decode(rec, &s.st, now); err != nil {
 		if errors.Is(err, errExpired) {
 			m.stats.expired.Add(1)
@@ -120,9 +133,10 @@ const (
 
 // save writes what changed in s. canSend reports whether a new token can
 // still reach the client.
-func (m *Manager) save(ctx context.Context, s *Session, canSend bool) (tokenAction, error) {
+func (m *Manager) save(ctx context.Context, s *Session, canSend bool) (act tokenAction, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer recoverTo(&err)
 	if s.err != nil {
 		return keepToken, s.err
 	}
