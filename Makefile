@@ -2,7 +2,7 @@ GO ?= go
 STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 FUZZTIME ?= 30s
 
-.PHONY: run test bench lint fuzz
+.PHONY: run test bench bench-micro bench-e2e bench-report bench-pkg lint fuzz
 
 # The example app on its embedded default store (bbolt, no server needed).
 run:
@@ -14,7 +14,31 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m ./...
 
-bench:
+# The comparison with scs and gorilla/sessions (bench/, a module of its
+# own): private servers on 127.0.0.1, BENCH_ROUNDS interleaved rounds of the
+# micro benchmarks, the end-to-end wrk load, then BENCHMARKS.md and
+# bench/chart.png. About 10 minutes on 2 CPUs.
+BENCH_ROUNDS ?= 5
+BENCHTIME ?= 0.3s
+E2E_DURATION ?= 10s
+BENCH_ENV = GO=$(GO) BENCH_ROUNDS=$(BENCH_ROUNDS) BENCHTIME=$(BENCHTIME) E2E_DURATION=$(E2E_DURATION)
+
+bench: bench-micro bench-e2e bench-report
+
+bench-micro:
+	cd bench && $(BENCH_ENV) ./servers.sh ./micro.sh results/micro.txt
+
+# The example app and a minimal scs server under wrk, 10 s per server and
+# route (12 runs).
+bench-e2e:
+	cd bench && $(BENCH_ENV) ./servers.sh ./e2e.sh results/e2e.txt
+
+bench-report:
+	cd bench && $(GO) run ./cmd/report -micro results/micro.txt -e2e results/e2e.txt \
+	  -load results/load.txt -analysis analysis.md -out ../BENCHMARKS.md -chart chart.png
+
+# The root package's own benchmarks.
+bench-pkg:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 lint:
