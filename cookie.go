@@ -69,11 +69,7 @@ type cookieTransport struct {
 
 func (t *cookieTransport) ReadToken(r *http.Request) string {
 	if len(t.codecs) == 0 {
-		c, err := r.Cookie(t.c.Name)
-		if err != nil {
-			return ""
-		}
-		return c.Value
+		return firstCookie(r.Header["Cookie"], t.c.Name)
 	}
 	// With duplicate cookies of one name (cookie tossing from a sibling
 	// domain), take the first one that verifies.
@@ -81,6 +77,27 @@ func (t *cookieTransport) ReadToken(r *http.Request) string {
 		var raw []byte
 		if securecookie.DecodeMulti(t.c.Name, c.Value, &raw, t.codecs...) == nil {
 			return string(raw)
+		}
+	}
+	return ""
+}
+
+// firstCookie returns the value of the first cookie called name in the
+// Cookie header lines, without parsing the others: r.Cookie allocates for
+// every cookie of the request. Quotes around the value are dropped as
+// net/http does; what the value may contain is checked by the Manager.
+func firstCookie(lines []string, name string) string {
+	for _, line := range lines {
+		for part := range strings.SplitSeq(line, ";") {
+			part = strings.TrimSpace(part)
+			n, v, ok := strings.Cut(part, "=")
+			if !ok || n != name {
+				continue
+			}
+			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			return v
 		}
 	}
 	return ""

@@ -18,24 +18,30 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 		if m.vary != "" {
 			w.Header().Add("Vary", m.vary)
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), m.cfg.StoreTimeout)
-		s, err := m.load(ctx, m.transport.ReadToken(r))
-		cancel()
-		if err != nil {
-			m.fail(w, r, err)
-			return
+		sw := &responseWriter{ResponseWriter: w, m: m, r: r}
+		s := &sw.s
+		if token := m.transport.ReadToken(r); m.wellFormed(token) {
+			ctx, cancel := context.WithTimeout(r.Context(), m.cfg.StoreTimeout)
+			err := m.load(ctx, token, s)
+			cancel()
+			if err != nil {
+				m.fail(w, r, err)
+				return
+			}
+		} else {
+			m.startNew(s, m.now())
 		}
 		if m.cfg.RecordClient {
 			ua, ip := m.clientOf(r)
 			if !s.isNew && m.boundElsewhere(s, ua, ip) {
-				s = m.unbind(r.Context(), s)
+				m.unbind(r.Context(), s)
 			}
 			if s.isNew {
 				s.st.UserAgent, s.st.IP = ua, ip
 			}
 		}
 		r = r.WithContext(NewContext(r.Context(), s))
-		sw := &responseWriter{ResponseWriter: w, m: m, r: r, s: s}
+		sw.r = r
 
 		panicked := true
 		defer func() {
@@ -82,19 +88,18 @@ func (m *Manager) boundElsewhere(s *Session, ua, ip string) bool {
 	return m.cfg.BindIP && s.st.IP != ip || m.cfg.BindUserAgent && s.st.UserAgent != ua
 }
 
-// unbind ends a session presented by the wrong client and returns a new
+// unbind ends a session presented by the wrong client and makes s a new
 // one. The stored session is deleted: a stolen token is worth nothing
 // afterwards, to the thief or to its owner.
-func (m *Manager) unbind(ctx context.Context, s *Session) *Session {
+func (m *Manager) unbind(ctx context.Context, s *Session) {
 	m.cfg.Logger.Warn("httpsession: session presented by another client; destroyed", "session", logID(s.token))
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.StoreTimeout)
 	defer cancel()
 	if err := m.destroy(ctx, s.infoLocked()); err != nil {
 		m.cfg.Logger.Warn("httpsession: deleting a session bound to another client", "session", logID(s.token), "err", err)
 	}
-	fresh := m.newSession(m.now())
-	fresh.clear = true
-	return fresh
+	m.startNew(s, m.now())
+	s.clear = true
 }
 
 // responseWriter saves the session before the first byte of the response.
@@ -102,7 +107,7 @@ type responseWriter struct {
 	http.ResponseWriter
 	m       *Manager
 	r       *http.Request
-	s       *Session
+	s       Session // one allocation for both
 	started bool // the session was committed and the response started
 	failed  bool // the save failed; the error handler answered instead
 	status  int
@@ -113,12 +118,12 @@ type responseWriter struct {
 // handler's.
 func (w *responseWriter) commit(status int) {
 	w.started, w.status = true, status
-	if status >= 500 || w.m.idle(w.s) {
+	if status >= 500 || w.m.idle(&w.s) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(w.r.Context(), w.m.cfg.StoreTimeout)
 	defer cancel()
-	act, err := w.m.save(ctx, w.s, true)
+	act, err := w.m.save(ctx, &w.s, true)
 	if err != nil {
 		w.failed = true
 		w.m.fail(w.ResponseWriter, w.r, err)
@@ -144,12 +149,12 @@ func (w *responseWriter) noStore() {
 
 // saveLate saves changes made after the response started.
 func (w *responseWriter) saveLate() {
-	if w.m.idle(w.s) {
+	if w.m.idle(&w.s) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.r.Context()), w.m.cfg.StoreTimeout)
 	defer cancel()
-	if _, err := w.m.save(ctx, w.s, false); err != nil {
+	if _, err := w.m.save(ctx, &w.s, false); err != nil {
 		w.m.cfg.Logger.Error("httpsession: saving session changes made after the response started", "path", w.r.URL.Path, "err", err)
 	}
 }

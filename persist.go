@@ -31,7 +31,11 @@ var (
 func (m *Manager) Load(ctx context.Context, token string) (*Session, error) {
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.StoreTimeout)
 	defer cancel()
-	return m.load(ctx, token)
+	s := new(Session)
+	if err := m.load(ctx, token, s); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // Save writes the changes of s made since it was loaded or last saved. After
@@ -44,8 +48,10 @@ func (m *Manager) Save(ctx context.Context, s *Session) error {
 	return err
 }
 
-func (m *Manager) newSession(now time.Time) *Session {
-	return &Session{m: m, isNew: true, st: codec.State{Created: now, Deadline: now.Add(m.cfg.Lifetime)}}
+// startNew makes s a new, empty session.
+func (m *Manager) startNew(s *Session, now time.Time) {
+	*s = Session{m: m, isNew: true, st: codec.State{Created: now, Deadline: now.Add(m.cfg.Lifetime)}}
+	s.ops = s.opsBuf[:0]
 }
 
 // expiry is the store expiry of a record saved at now: the idle deadline or
@@ -71,23 +77,26 @@ func recoverTo(err *error) {
 	}
 }
 
-func (m *Manager) load(ctx context.Context, token string) (s *Session, err error) {
+// load fills s with the session of token, or a new one. A token that
+// cannot be valid costs no store call.
+func (m *Manager) load(ctx context.Context, token string, s *Session) (err error) {
 	defer recoverTo(&err)
 	now := m.now()
-	if token == "" || !validToken(token, m.cfg.NewToken != nil) {
-		return m.newSession(now), nil
+	m.startNew(s, now)
+	if !m.wellFormed(token) {
+		return nil
 	}
 	key := StoreKey(token)
 	rec, err := m.cfg.Store.Get(ctx, key)
 	if errors.Is(err, ErrNotFound) {
-		return m.newSession(now), nil
+		return nil
 	}
 	if err != nil {
 		m.stats.storeErrors.Add(1)
-		return nil, fmt.Errorf("httpsession: loading a session: %w", err)
+		return fmt.Errorf("httpsession: loading a session: %w", err)
 	}
 	m.stats.loads.Add(1)
-	s = &Session{m: m, token: token, key: key, version: rec.Version, expires: rec.Expires}
+	s.token, s.key, s.version, s.expires, s.isNew = token, key, rec.Version, rec.Expires, false
 	if err := m.decode(rec, &s.st, now); err != nil {
 		if errors.Is(err, errExpired) {
 			m.stats.expired.Add(1)
@@ -100,9 +109,15 @@ func (m *Manager) load(ctx context.Context, token string) (s *Session, err error
 		} else {
 			m.cfg.Logger.Warn("httpsession: undecodable session record; starting a new session", "session", logID(token), "err", err)
 		}
-		return m.newSession(now), nil
+		m.startNew(s, now)
 	}
-	return s, nil
+	return nil
+}
+
+// wellFormed reports whether token has the shape of a token this Manager
+// issues.
+func (m *Manager) wellFormed(token string) bool {
+	return token != "" && validToken(token, m.cfg.NewToken != nil)
 }
 
 // decode fills st from rec and drops keys whose own expiry has passed.

@@ -27,6 +27,7 @@ type Session struct {
 	isNew   bool
 
 	ops      []op         // this request's changes, replayed after a conflict
+	opsBuf   [2]op        // room for the usual one or two changes
 	changed  bool         // something to write
 	oldKey   string       // record to delete at save (Renew, Destroy)
 	clear    bool         // the client's token must be cleared (Destroy)
@@ -40,6 +41,7 @@ type opKind uint8
 
 const (
 	opSet opKind = iota
+	opIncr
 	opDelete
 	opClear
 	opUpdate
@@ -51,11 +53,12 @@ const (
 // the same result as the request's own view, except that Update functions
 // see the fresh values.
 type op struct {
-	kind opKind
-	key  string
-	val  any
-	fn   func(any) any
-	at   time.Time
+	kind  opKind
+	key   string
+	val   any
+	fn    func(any) any
+	at    time.Time
+	delta int64
 }
 
 func (o op) apply(st *codec.State) {
@@ -71,6 +74,12 @@ func (o op) apply(st *codec.State) {
 	case opClear:
 		st.Values = nil
 		st.KeyExpiry = nil
+	case opIncr:
+		n, _ := toInt64(st.Values[o.key])
+		if st.Values == nil {
+			st.Values = make(map[string]any)
+		}
+		st.Values[o.key] = n + o.delta
 	case opUpdate:
 		old, ok := st.Values[o.key]
 		if !ok {
@@ -191,11 +200,7 @@ func (s *Session) Update(key string, fn func(old any) any) any {
 // 0) and returns the result as this request sees it. Concurrent increments
 // of one key all count.
 func (s *Session) Incr(key string, delta int64) int64 {
-	v := s.Update(key, func(old any) any {
-		n, _ := toInt64(old)
-		return n + delta
-	})
-	n, _ := toInt64(v)
+	n, _ := toInt64(s.log(op{kind: opIncr, key: key, delta: delta}))
 	return n
 }
 
