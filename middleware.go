@@ -108,8 +108,8 @@ type responseWriter struct {
 	m       *Manager
 	r       *http.Request
 	s       Session // one allocation for both
-	started bool // the session was committed and the response started
-	failed  bool // the save failed; the error handler answered instead
+	started bool    // the session was committed and the response started
+	failed  bool    // the save failed; the error handler answered instead
 	status  int
 }
 
