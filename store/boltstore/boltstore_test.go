@@ -68,7 +68,9 @@ func TestSecondOpenFails(t *testing.T) {
 	if !errors.Is(err, bolterrors.ErrTimeout) || !strings.Contains(err.Error(), "locked") {
 		t.Errorf("second Open: %v, want a timeout error saying the database is locked", err)
 	}
-	if elapsed > 2*time.Second {
+	// The bounds only tell "fails" from "blocks": a loaded CI machine
+	// schedules bbolt's lock polling late.
+	if elapsed > 10*time.Second {
 		t.Errorf("second Open took %v with a 200ms timeout", elapsed)
 	}
 
@@ -77,7 +79,7 @@ func TestSecondOpenFails(t *testing.T) {
 	if _, err := Open(path, Options{}); err == nil {
 		t.Error("second Open with the default timeout succeeded")
 	}
-	if elapsed := time.Since(start); elapsed > DefaultTimeout+time.Second {
+	if elapsed := time.Since(start); elapsed > DefaultTimeout+10*time.Second {
 		t.Errorf("second Open took %v with the default timeout", elapsed)
 	}
 }
