@@ -32,9 +32,14 @@ type bench struct {
 // an owner in common.
 func newBench(b *testing.B, owned bool) *bench {
 	b.Helper()
+	return newBenchOptions(b, owned, Options{})
+}
+
+func newBenchOptions(b *testing.B, owned bool, opts Options) *bench {
+	b.Helper()
 	c := newClient(b, testservice.Memcached(b).Addrs()...)
 	bn := &bench{
-		s:        newStore(b, c, Options{}),
+		s:        newStore(b, c, opts),
 		c:        c,
 		keys:     make([]string, benchKeys),
 		versions: make([]uint64, benchKeys),
@@ -89,6 +94,34 @@ func benchmarkPut(b *testing.B, owned bool) {
 			b.Fatal(err)
 		}
 		bn.versions[k] = v
+		i++
+	}
+}
+
+// BenchmarkGetPut is the Manager's W3 request, a returning visitor who
+// changes their session: a Get, then a Put of the version read, a get and
+// a cas. Compare it with Raw/GetSet, the floor of two round trips. NoCache
+// turns the CAS cache off: a get, a gets and a cas.
+func BenchmarkGetPut(b *testing.B) {
+	b.Run("Cache", func(b *testing.B) { benchmarkGetPut(b, Options{}) })
+	b.Run("NoCache", func(b *testing.B) { benchmarkGetPut(b, Options{CASCacheSize: -1}) })
+}
+
+func benchmarkGetPut(b *testing.B, opts Options) {
+	bn := newBenchOptions(b, false, opts)
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		k := bn.keys[i%benchKeys]
+		rec, err := bn.s.Get(ctx, k)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rec.Data = bn.data
+		if _, err := bn.s.Put(ctx, k, rec); err != nil {
+			b.Fatal(err)
+		}
 		i++
 	}
 }

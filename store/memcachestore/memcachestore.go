@@ -24,6 +24,30 @@
 // random value and counts up, so a record deleted and created again under
 // the same key does not reuse its predecessor's versions.
 //
+// # Round trips of an update
+//
+// A Manager that saves a changed session calls Get and then Put of the
+// version read. So that this costs a get and a cas, the floor of two round
+// trips, rather than a get, a gets and a cas, Get keeps the item's CAS id
+// and the header it read in a small bounded cache (Options.CASCacheSize).
+// A Put of that version, within two seconds of the Get, takes the CAS id
+// out of the cache and sends cas with it at once: memcached stores it only
+// if the item is still the one Get read, so the version in it is the one
+// Put expects. If memcached refuses it (another writer, or a Touch, which
+// changes the CAS id but not the version) or the item is gone, Put falls
+// back on gets, compare and cas, which decide; a conflict is reported only
+// from there. A CAS id serves one cas at most: Put takes it out, and
+// Touch, Delete and a create drop it, since memcached's cas does not
+// return the new id. The cache is per Store, so several instances of an
+// application on one memcached stay correct, and only cost the fallback
+// when they interleave. memcached hands out CAS ids from 1 again after a
+// restart, so the store forgets them all when it sees a broken connection
+// and never uses one older than two seconds; the remaining risk is a
+// record of the same key created again, after a restart, within those two
+// seconds, that gets the very CAS id of the old one, on a connection
+// dialed after the restart: the Manager never creates a record under a
+// key it used before.
+//
 // memcached expires items with a granularity of one second, and reads an
 // expiration over 30 days as a Unix time rather than seconds from now; the
 // store sends each accordingly, rounded so that an item never goes before
@@ -139,6 +163,13 @@ type Options struct {
 	// is DefaultMaxItemSize, 1 MiB, memcached's default; the smallest is
 	// 1024.
 	MaxItemSize int
+	// CASCacheSize is how many sessions' CAS ids the store keeps from Get
+	// so that a Put of the version read can send cas at once, one round
+	// trip, rather than gets and cas. Each takes about 200 bytes. The
+	// default value, for 0, is DefaultCASCacheSize; a negative value turns
+	// the cache off. It saves round trips only; every Put still rests on
+	// memcached's compare-and-set.
+	CASCacheSize int
 }
 
 // Store keeps session records in memcached. It implements
@@ -148,6 +179,7 @@ type Store struct {
 	client  *memcache.Client
 	prefix  string
 	maxItem int
+	cas     *casCache // nil when off
 }
 
 // New returns a store on client, after checking that every server of the
@@ -171,6 +203,7 @@ func New(client *memcache.Client, opts Options) (*Store, error) {
 	if s.maxItem < minItemSize {
 		return nil, fmt.Errorf("memcachestore: Options.MaxItemSize %d: want at least %d", s.maxItem, minItemSize)
 	}
+	s.cas = newCASCache(opts.CASCacheSize)
 	if err := s.ping(); err != nil {
 		return nil, fmt.Errorf("memcachestore: memcached does not answer: %w", err)
 	}
@@ -198,11 +231,21 @@ func NewServers(addrs ...string) (*Store, error) {
 	return New(c, Options{})
 }
 
-// Close closes the client's idle connections. The store stays usable: a
-// later call opens new ones. It always returns nil.
+// Close closes the client's idle connections and forgets the CAS ids Get
+// read. The store stays usable: a later call opens new connections. It
+// always returns nil.
 func (s *Store) Close() error {
-	_ = s.client.Close()
+	s.reconnect()
 	return nil
+}
+
+// reconnect closes the client's idle connections, as after one of them
+// broke, and forgets every CAS id: a broken connection is what a server's
+// restart looks like, and a restarted server hands out CAS ids from 1
+// again.
+func (s *Store) reconnect() {
+	s.cas.reset()
+	_ = s.client.Close()
 }
 
 // Ping reports whether every server answers.
@@ -219,7 +262,7 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) ping() error {
 	err := s.client.Ping()
 	if brokenConn(err) {
-		_ = s.client.Close()
+		s.reconnect()
 		err = s.client.Ping()
 	}
 	return err
@@ -233,19 +276,24 @@ func (s *Store) Get(ctx context.Context, key string) (httpsession.Record, error)
 		return httpsession.Record{}, err
 	}
 	item, err := s.read(s.prefix + key)
-	if errors.Is(err, memcache.ErrCacheMiss) {
-		return httpsession.Record{}, notFound("no record")
-	}
 	if err != nil {
+		s.cas.drop(key)
+		if errors.Is(err, memcache.ErrCacheMiss) {
+			return httpsession.Record{}, notFound("no record")
+		}
 		return httpsession.Record{}, fmt.Errorf("memcachestore: get: %w", err)
 	}
 	h, data, ok := decodeSession(item.Value)
 	if !ok {
+		s.cas.drop(key)
 		return httpsession.Record{}, notFound("the item is not a session record")
 	}
-	if !liveAt(h.expires, time.Now()) {
+	now := time.Now()
+	if !liveAt(h.expires, now) {
+		s.cas.drop(key)
 		return httpsession.Record{}, notFound("the record expired")
 	}
+	s.cas.put(key, casEntry{casid: item.CasID, flags: item.Flags, version: h.version, expires: h.expires, owner: h.owner, at: now})
 	return httpsession.Record{Data: data, Expires: time.UnixMilli(h.expires), Version: h.version, Owner: h.owner}, nil
 }
 
@@ -272,6 +320,7 @@ func (s *Store) Put(ctx context.Context, key string, rec httpsession.Record) (ui
 // create writes a record that must not exist: add, or cas over an item
 // that is there but expired or not a record.
 func (s *Store) create(ctx context.Context, key string, rec httpsession.Record) (uint64, error) {
+	s.cas.drop(key) // whatever happens, the item's CAS id changes or it is not a record
 	live := time.Now().Before(rec.Expires)
 	// A random start, below 2^52 so that versions stay exact as JSON
 	// numbers, keeps a record created again from reusing versions.
@@ -296,7 +345,7 @@ func (s *Store) create(ctx context.Context, key string, rec httpsession.Record) 
 			// A pooled connection broke, as they all do when a server
 			// restarts. Drop them and add again; if the first add did
 			// arrive, the read below finds our own value.
-			_ = s.client.Close()
+			s.reconnect()
 			reconnected = true
 			continue
 		case !errors.Is(err, memcache.ErrNotStored):
@@ -329,15 +378,92 @@ func (s *Store) create(ctx context.Context, key string, rec httpsession.Record) 
 	return 0, conflict("the key kept changing")
 }
 
-// update replaces the live record of version rec.Version: gets, compare
-// the version inside, cas.
+// update replaces the live record of version rec.Version. When Get read
+// that version of the item lately, it sends cas with the CAS id Get saw:
+// one round trip. If memcached refuses that cas (the item changed, maybe
+// only by a Touch, or is gone) or there is no such CAS id, it reads the
+// item (gets), compares the version inside and sends cas, which decides.
 func (s *Store) update(ctx context.Context, key string, rec httpsession.Record) (uint64, error) {
+	var f fastPut
+	if e, ok := s.cas.take(key); ok && e.usable(rec.Version, time.Now()) {
+		version, done, err := s.updateCached(ctx, key, rec, e, &f)
+		if done {
+			return version, err
+		}
+	}
+	return s.updateRead(ctx, key, rec, &f)
+}
+
+// fastPut is what updateCached leaves for updateRead when it falls back.
+type fastPut struct {
+	// indexed: the owner's index holds the key until rec.Expires.
+	indexed bool
+	// sent is the value of a cas whose answer was lost with its
+	// connection, version its version and oldOwner the owner it replaced:
+	// if the item holds sent, that cas went through.
+	sent     []byte
+	version  uint64
+	oldOwner string
+}
+
+// updateCached is update's one round trip: cas with the CAS id that Get
+// saw, e. done is false when memcached refused that cas or the connection
+// broke, and update must read the item to decide.
+func (s *Store) updateCached(ctx context.Context, key string, rec httpsession.Record, e casEntry, f *fastPut) (version uint64, done bool, err error) {
+	version = nextVersion(e.version)
+	live := time.Now().Before(rec.Expires)
+	if rec.Owner != "" && live {
+		if err := s.index(ctx, rec.Owner, key, rec.Expires); err != nil {
+			return 0, true, err
+		}
+		f.indexed = true
+		if err := ctx.Err(); err != nil {
+			return 0, true, err
+		}
+	}
+	item := &memcache.Item{
+		Key:        s.prefix + key,
+		Value:      encodeSession(version, unixMilliCeil(rec.Expires), rec.Owner, rec.Data),
+		Flags:      e.flags,
+		Expiration: expiration(rec.Expires, time.Now()),
+		CasID:      e.casid,
+	}
+	err = s.client.CompareAndSwap(item)
+	switch {
+	case err == nil:
+		if e.owner != "" && (e.owner != rec.Owner || !live) {
+			s.unindex(ctx, e.owner, key)
+		}
+		return version, true, nil
+	case errors.Is(err, memcache.ErrCASConflict), errors.Is(err, memcache.ErrNotStored), errors.Is(err, memcache.ErrCacheMiss):
+		// Another writer, a Touch, or memcached's expiry or eviction.
+		return 0, false, nil
+	case brokenConn(err):
+		// Most likely an idle connection that broke when the server
+		// restarted, before the cas arrived; the read tells.
+		s.reconnect()
+		f.sent, f.version, f.oldOwner = item.Value, version, e.owner
+		return 0, false, nil
+	}
+	return 0, true, writeError("put", err)
+}
+
+// updateRead is update's gets, compare the version inside, cas.
+func (s *Store) updateRead(ctx context.Context, key string, rec httpsession.Record, f *fastPut) (uint64, error) {
 	cur, err := s.read(s.prefix + key)
 	if errors.Is(err, memcache.ErrCacheMiss) {
 		return 0, conflict("the record is gone")
 	}
 	if err != nil {
 		return 0, fmt.Errorf("memcachestore: put: %w", err)
+	}
+	live := time.Now().Before(rec.Expires)
+	if f.sent != nil && string(cur.Value) == string(f.sent) {
+		// The cas of updateCached went through.
+		if f.oldOwner != "" && (f.oldOwner != rec.Owner || !live) {
+			s.unindex(ctx, f.oldOwner, key)
+		}
+		return f.version, nil
 	}
 	now := time.Now()
 	old, _, ok := decodeSession(cur.Value)
@@ -349,12 +475,8 @@ func (s *Store) update(ctx context.Context, key string, rec httpsession.Record) 
 	case old.version != rec.Version:
 		return 0, conflict(fmt.Sprintf("version %d is stored, not %d", old.version, rec.Version))
 	}
-	version := old.version + 1
-	if version == 0 {
-		version = 1
-	}
-	live := now.Before(rec.Expires)
-	if rec.Owner != "" && live {
+	version := nextVersion(old.version)
+	if rec.Owner != "" && live && !f.indexed {
 		if err := s.index(ctx, rec.Owner, key, rec.Expires); err != nil {
 			return 0, err
 		}
@@ -379,12 +501,21 @@ func (s *Store) update(ctx context.Context, key string, rec httpsession.Record) 
 	return version, nil
 }
 
+// nextVersion is the version after v, never 0.
+func nextVersion(v uint64) uint64 {
+	if v++; v == 0 {
+		v = 1
+	}
+	return v
+}
+
 // Delete removes the record under key and takes it out of its owner's
 // index. Deleting a missing key is not an error.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := s.check(ctx, key); err != nil {
 		return err
 	}
+	s.cas.drop(key)
 	mkey := s.prefix + key
 	cur, err := s.read(mkey)
 	if errors.Is(err, memcache.ErrCacheMiss) {
@@ -409,6 +540,9 @@ func (s *Store) Touch(ctx context.Context, key string, expires time.Time) error 
 	if err := s.check(ctx, key); err != nil {
 		return err
 	}
+	// The cas below changes the item's CAS id, and so does one of
+	// another writer if Touch fails: what Get read is stale.
+	defer s.cas.drop(key)
 	ms := unixMilliCeil(expires)
 	indexed := false
 	for range writeAttempts {
@@ -472,7 +606,7 @@ func (s *Store) indexKey(owner string) string {
 func (s *Store) read(key string) (*memcache.Item, error) {
 	item, err := s.client.Get(key)
 	if brokenConn(err) {
-		_ = s.client.Close() // the other idle connections broke too
+		s.reconnect() // the other idle connections broke too
 		item, err = s.client.Get(key)
 	}
 	return item, err
@@ -482,7 +616,7 @@ func (s *Store) read(key string) (*memcache.Item, error) {
 func (s *Store) readMulti(keys []string) (map[string]*memcache.Item, error) {
 	items, err := s.client.GetMulti(keys)
 	if brokenConn(err) {
-		_ = s.client.Close()
+		s.reconnect()
 		items, err = s.client.GetMulti(keys)
 	}
 	return items, err
