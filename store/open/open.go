@@ -23,6 +23,7 @@ package open
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -48,11 +49,17 @@ const schemes = "mem:, file:DIR, bolt:PATH, redis://, redis+cluster://, memcache
 // (and its client or database handle).
 func Open(ctx context.Context, rawURL string) (httpsession.Store, func() error, error) {
 	scheme, rest, ok := strings.Cut(rawURL, ":")
-	if !ok || scheme == "" {
-		return nil, nil, fmt.Errorf("open: %q is not a store URL (want %s)", rawURL, schemes)
+	if !ok || scheme == "" || strings.ContainsAny(scheme, "/@") {
+		// Not even a scheme: the text may be anything, so it is not
+		// repeated.
+		return nil, nil, fmt.Errorf("open: not a store URL (want %s)", schemes)
 	}
 	s, closeFn, err := openScheme(ctx, strings.ToLower(scheme), rest, rawURL)
 	if err != nil {
+		// net/url's errors quote the whole URL, password and all.
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return nil, nil, fmt.Errorf("open: %s: %w", redact(rawURL), err)
 	}
 	return s, closeFn, nil
@@ -202,23 +209,25 @@ func splitHosts(rest string) (*url.Userinfo, []string, error) {
 }
 
 // redact hides a password in a URL before it goes into an error message.
+// The user information ends at the last "@" before the last "/": a
+// go-sql-driver DSN's user name and password may hold "/", "?" and "#".
 func redact(raw string) string {
 	i := strings.Index(raw, "://")
 	if i < 0 {
 		return raw
 	}
 	rest := raw[i+3:]
-	authority := rest
-	if end := strings.IndexAny(rest, "/?#"); end >= 0 {
-		authority = rest[:end]
+	end := strings.LastIndexByte(rest, '/')
+	if end < 0 {
+		end = len(rest)
 	}
-	at := strings.LastIndexByte(authority, '@')
+	at := strings.LastIndexByte(rest[:end], '@')
 	if at < 0 {
 		return raw
 	}
-	colon := strings.IndexByte(authority[:at], ':')
+	colon := strings.IndexByte(rest[:at], ':')
 	if colon < 0 {
 		return raw
 	}
-	return raw[:i+3] + authority[:colon+1] + "xxxxx" + rest[at:]
+	return raw[:i+3] + rest[:colon+1] + "xxxxx" + rest[at:]
 }

@@ -18,3 +18,14 @@ func TestRedact(t *testing.T) {
 		}
 	}
 }
+
+func TestRedactMySQLPasswordsWithSeparators(t *testing.T) {
+	for in, want := range map[string]string{
+		"mysql://root:s3/cret@tcp(h:1)/x": "mysql://root:xxxxx@tcp(h:1)/x",
+		"mysql://a#b:s3cret@/x":           "mysql://a#b:xxxxx@/x",
+	} {
+		if got := redact(in); got != want {
+			t.Errorf("redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
