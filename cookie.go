@@ -72,11 +72,17 @@ func (t *cookieTransport) ReadToken(r *http.Request) string {
 		return firstCookie(r.Header["Cookie"], t.c.Name)
 	}
 	// With duplicate cookies of one name (cookie tossing from a sibling
-	// domain), take the first one that verifies.
+	// domain), take the first one that verifies. Each key is tried on its
+	// own rather than with DecodeMulti: a signature does not say whether the
+	// value is encrypted, so after a rotation from signing to encryption
+	// with the same hash key, the new key verifies an old cookie and
+	// decrypts it to garbage; the old key must still get its turn.
 	for _, c := range r.CookiesNamed(t.c.Name) {
-		var raw []byte
-		if securecookie.DecodeMulti(t.c.Name, c.Value, &raw, t.codecs...) == nil {
-			return string(raw)
+		for _, codec := range t.codecs {
+			var raw []byte
+			if codec.Decode(t.c.Name, c.Value, &raw) == nil && validToken(string(raw), true) {
+				return string(raw)
+			}
 		}
 	}
 	return ""

@@ -656,3 +656,18 @@ func TestStorePanicIsCleanError(t *testing.T) {
 		t.Fatalf("error handler called %d times", len(handled))
 	}
 }
+
+// Rotating from signing only to signing and encryption with the same hash
+// key keeps the sessions of cookies issued before.
+func TestKeyRotationToEncryption(t *testing.T) {
+	hash := []byte(strings.Repeat("h", 32))
+	st := newMemStore(t)
+	before, _, _ := newManager(t, httpsession.Config{Store: st, Keys: []httpsession.Key{{Hash: hash}}})
+	cookie := sessionCookie(do(t, before.Handler(api()), "POST", "/put?key=a&value=1", "")).Value
+	after, _, _ := newManager(t, httpsession.Config{Store: st, Keys: []httpsession.Key{
+		{Hash: hash, Block: []byte(strings.Repeat("b", 32))}, {Hash: hash},
+	}})
+	if w := do(t, after.Handler(api()), "GET", "/get?key=a", "session="+cookie); w.Body.String() != "1" {
+		t.Fatalf("session lost across the rotation to encryption: %d %q", w.Code, w.Body.String())
+	}
+}
