@@ -485,7 +485,9 @@ func testKillRestart(t *testing.T, srv *testservice.Server, db *sql.DB) {
 	srv.Restart()
 
 	// database/sql drops the dead connections and opens new ones; a call
-	// that was already on a dead connection may fail once.
+	// that was already on a dead connection may fail once. The kill and
+	// the restart may have used up ctx on a loaded machine: start afresh.
+	ctx = ctxT(t)
 	deadline := time.Now().Add(callTimeout)
 	for {
 		_, err := s.Get(ctx, key("durable0"))
