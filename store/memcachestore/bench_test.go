@@ -10,6 +10,7 @@ import (
 
 	"github.com/httpsession/httpsession"
 	"github.com/httpsession/httpsession/internal/testservice"
+	"github.com/httpsession/httpsession/store/storetest"
 )
 
 // The benchmarks run against a private memcached on loopback, with 512
@@ -62,28 +63,19 @@ func newBenchOptions(b *testing.B, owned bool, opts Options) *bench {
 	return bn
 }
 
-func BenchmarkGet(b *testing.B) {
-	bn := newBench(b, false)
-	ctx := context.Background()
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		if _, err := bn.s.Get(ctx, bn.keys[i%benchKeys]); err != nil {
-			b.Fatal(err)
-		}
-		i++
-	}
+// BenchmarkStore runs the shared benchmarks on one private server, each
+// store under a prefix of its own. Get is a gets; Put a gets and a cas.
+func BenchmarkStore(b *testing.B) {
+	c := newClient(b, testservice.Memcached(b).Addrs()...)
+	storetest.Bench(b, func(b *testing.B) httpsession.Store {
+		return newStore(b, c, Options{})
+	}, storetest.BenchOptions{})
 }
 
-// BenchmarkPut updates records: a gets and a cas each.
-func BenchmarkPut(b *testing.B) { benchmarkPut(b, false) }
-
-// BenchmarkPutOwned updates records that have an owner (four records per
-// owner), which adds a read of the owner's index.
-func BenchmarkPutOwned(b *testing.B) { benchmarkPut(b, true) }
-
-func benchmarkPut(b *testing.B, owned bool) {
-	bn := newBench(b, owned)
+// BenchmarkPutOwned is storetest's Put on records that have an owner (four
+// records per owner), which adds a read of the owner's index.
+func BenchmarkPutOwned(b *testing.B) {
+	bn := newBench(b, true)
 	ctx := context.Background()
 	b.ReportAllocs()
 	i := 0
@@ -120,19 +112,6 @@ func benchmarkGetPut(b *testing.B, opts Options) {
 		}
 		rec.Data = bn.data
 		if _, err := bn.s.Put(ctx, k, rec); err != nil {
-			b.Fatal(err)
-		}
-		i++
-	}
-}
-
-func BenchmarkTouch(b *testing.B) {
-	bn := newBench(b, false)
-	ctx := context.Background()
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		if err := bn.s.Touch(ctx, bn.keys[i%benchKeys], bn.exp); err != nil {
 			b.Fatal(err)
 		}
 		i++

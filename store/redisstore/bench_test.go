@@ -10,6 +10,7 @@ import (
 
 	"github.com/httpsession/httpsession"
 	"github.com/httpsession/httpsession/internal/testservice"
+	"github.com/httpsession/httpsession/store/storetest"
 )
 
 const (
@@ -42,20 +43,19 @@ func benchStore(b *testing.B, owner string) (*Store, []string, []uint64) {
 	return s, keys, versions
 }
 
-func BenchmarkGet(b *testing.B) {
-	s, keys, _ := benchStore(b, "")
-	ctx := context.Background()
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		if _, err := s.Get(ctx, keys[i%benchKeys]); err != nil {
-			b.Fatal(err)
-		}
-		i++
-	}
+// BenchmarkStore runs the shared benchmarks on one private server, each
+// store under a prefix of its own.
+func BenchmarkStore(b *testing.B) {
+	client := newClient(b, testservice.Redis(b).Addr())
+	storetest.Bench(b, func(b *testing.B) httpsession.Store {
+		return newStore(b, client, Options{})
+	}, storetest.BenchOptions{})
 }
 
-func benchmarkPut(b *testing.B, owner string) {
+// BenchmarkPutOwned is storetest's Put on records with an owner, which
+// adds the owner index step: a second round trip.
+func BenchmarkPutOwned(b *testing.B) {
+	const owner = "user-42"
 	s, keys, versions := benchStore(b, owner)
 	ctx := context.Background()
 	data := make([]byte, benchSize)
@@ -69,25 +69,6 @@ func benchmarkPut(b *testing.B, owner string) {
 			b.Fatal(err)
 		}
 		versions[k] = v
-		i++
-	}
-}
-
-func BenchmarkPut(b *testing.B) { benchmarkPut(b, "") }
-
-// BenchmarkPutOwned adds the owner index step: a second round trip.
-func BenchmarkPutOwned(b *testing.B) { benchmarkPut(b, "user-42") }
-
-func BenchmarkTouch(b *testing.B) {
-	s, keys, _ := benchStore(b, "")
-	ctx := context.Background()
-	exp := time.Now().Add(time.Hour)
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		if err := s.Touch(ctx, keys[i%benchKeys], exp); err != nil {
-			b.Fatal(err)
-		}
 		i++
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/httpsession/httpsession"
 	"github.com/httpsession/httpsession/store/sqlstore"
+	"github.com/httpsession/httpsession/store/storetest"
 )
 
 // The benchmarks work on benchKeys records of benchData bytes, the size of
@@ -32,40 +33,14 @@ func BenchmarkMariaDB(b *testing.B) {
 	benchDialect(b, sqlstore.MySQL, db)
 }
 
-// benchDialect runs the store's Get and Put, the two in a row as a request
-// that changed its session does, and RawFloor: the same two statements
-// written by hand against the same table through the same *sql.DB, with
-// no store in between.
+// benchDialect runs storetest's benchmarks; GetPut, the store's Get and
+// Put in a row as a request that changed its session does; and RawFloor:
+// the same two statements written by hand against the same table through
+// the same *sql.DB, with no store in between.
 func benchDialect(b *testing.B, d sqlstore.Dialect, db *sql.DB) {
-	b.Run("Get", func(b *testing.B) {
-		s, keys, _ := benchStore(b, d, db, sqlstore.Options{})
-		ctx := context.Background()
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			if _, err := s.Get(ctx, keys[i%benchKeys]); err != nil {
-				b.Fatal(err)
-			}
-			i++
-		}
-	})
-	b.Run("Put", func(b *testing.B) {
-		s, keys, versions := benchStore(b, d, db, sqlstore.Options{})
-		ctx := context.Background()
-		data := make([]byte, benchData)
-		exp := time.Now().Add(time.Hour)
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			k := i % benchKeys
-			v, err := s.Put(ctx, keys[k], httpsession.Record{Data: data, Expires: exp, Version: versions[k]})
-			if err != nil {
-				b.Fatal(err)
-			}
-			versions[k] = v
-			i++
-		}
-	})
+	storetest.Bench(b, func(b *testing.B) httpsession.Store {
+		return newStore(b, db, d, sqlstore.Options{})
+	}, storetest.BenchOptions{})
 	b.Run("GetPut", func(b *testing.B) {
 		s, keys, _ := benchStore(b, d, db, sqlstore.Options{})
 		ctx := context.Background()
