@@ -4,36 +4,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/httpsession/httpsession"
-	"github.com/httpsession/httpsession/store/boltstore"
 )
-
-func newFullApp(t *testing.T, adminPassword string) *httptest.Server {
-	store, err := boltstore.Open(filepath.Join(t.TempDir(), "sessions.db"), boltstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	m, err := httpsession.New(httpsession.Config{Store: store, RecordClient: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	h, err := app(m, adminPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv
-}
 
 // client is an HTTP client with its own cookie jar and User-Agent.
 type client struct {
@@ -61,7 +36,7 @@ func (b *client) do(t *testing.T, method, url string, form url.Values) (int, str
 }
 
 func TestDevices(t *testing.T) {
-	srv := newFullApp(t, "")
+	srv := newServer(t, "")
 	phone, laptop, tablet := newClient("Phone/1.0"), newClient("Laptop/2.0"), newClient("Tablet/3.0")
 	for _, b := range []*client{phone, laptop, tablet} {
 		b.do(t, "POST", srv.URL+"/login", url.Values{"user": {"ann"}})
@@ -91,11 +66,11 @@ func TestDevices(t *testing.T) {
 }
 
 func TestAdminMountedBehindPassword(t *testing.T) {
-	without := newFullApp(t, "")
+	without := newServer(t, "")
 	if code, _ := newClient("x").do(t, "GET", without.URL+"/admin/stats", nil); code != http.StatusNotFound {
 		t.Fatalf("admin reachable without a password configured: %d", code)
 	}
-	srv := newFullApp(t, "s3cret")
+	srv := newServer(t, "s3cret")
 	b := newClient("x")
 	b.do(t, "POST", srv.URL+"/api/login?user=ann", nil)
 	if code, _ := b.do(t, "GET", srv.URL+"/admin/stats", nil); code != http.StatusForbidden {

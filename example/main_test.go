@@ -15,7 +15,9 @@ import (
 	"github.com/httpsession/httpsession/store/boltstore"
 )
 
-func newApp(t *testing.T) (*httptest.Server, *http.Client) {
+// newServer serves the whole example, as main does, on a bbolt store in a
+// temporary directory; with a password, the admin page too.
+func newServer(t *testing.T, adminPassword string) *httptest.Server {
 	store, err := boltstore.Open(filepath.Join(t.TempDir(), "sessions.db"), boltstore.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -26,10 +28,20 @@ func newApp(t *testing.T) (*httptest.Server, *http.Client) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	srv := httptest.NewServer(m.Handler(routes()))
+	h, err := app(m, adminPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
+	return srv
+}
+
+// newApp serves the example without the admin page and returns a client
+// with a cookie jar.
+func newApp(t *testing.T) (*httptest.Server, *http.Client) {
 	jar, _ := cookiejar.New(nil)
-	return srv, &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	return newServer(t, ""), &http.Client{Jar: jar, Timeout: 10 * time.Second}
 }
 
 func call(t *testing.T, c *http.Client, method, url string, form url.Values) (int, string) {
