@@ -71,7 +71,8 @@ type Config struct {
 	// Hooks are called on session lifecycle events, for audit logs.
 	Hooks Hooks
 	// ErrorHandler answers a request whose session could not be loaded or
-	// saved. The default logs the error and answers 500.
+	// saved. The default logs the error and answers 503 with Retry-After
+	// for ErrUnavailable and 500 for anything else.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 	// Logger receives the Manager's log lines; it never sees a raw token.
 	// The default is slog.Default().
@@ -196,7 +197,15 @@ func newCookieTransport(c Cookie, keys []Key, lifetime time.Duration, now func()
 	return t, nil
 }
 
+// retryAfter is the Retry-After the default ErrorHandler sends with a 503.
+const retryAfter = "5"
+
 func defaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, ErrUnavailable) {
+		w.Header().Set("Retry-After", retryAfter)
+		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
+		return
+	}
 	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 }
 

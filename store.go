@@ -19,6 +19,12 @@ var (
 	ErrTooLarge = errors.New("httpsession: record too large")
 	// ErrNotSupported means the store lacks an optional capability.
 	ErrNotSupported = errors.New("httpsession: not supported by this store")
+	// ErrUnavailable means the store could not be reached or did not answer
+	// in time: connection refused, a timeout, a cluster without a master for
+	// the key. The request may succeed if retried later; the default
+	// ErrorHandler answers 503 with Retry-After. Stores wrap it with %w
+	// beside the driver's own error, so both stay visible to errors.Is.
+	ErrUnavailable = errors.New("httpsession: store unavailable")
 )
 
 // Record is what a Store keeps under a key: encoded session data and the
