@@ -90,15 +90,15 @@ func hidden(raw, s string) bool {
 	return !strings.Contains(s, pw)
 }
 
-// FuzzRedact checks that redact never panics and never returns the
+// FuzzRedact checks that Redact never panics and never returns the
 // password of a store URL.
 func FuzzRedact(f *testing.F) {
 	for _, s := range urlSeeds {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		if out := redact(raw); !hidden(raw, out) {
-			t.Fatalf("redact(%q) = %q shows the password %q", raw, out, password(raw))
+		if out := Redact(raw); !hidden(raw, out) {
+			t.Fatalf("Redact(%q) = %q shows the password %q", raw, out, password(raw))
 		}
 	})
 }

@@ -13,8 +13,8 @@ func TestRedact(t *testing.T) {
 		"bolt:/var/lib/x.db":                        "bolt:/var/lib/x.db",
 	}
 	for in, want := range cases {
-		if got := redact(in); got != want {
-			t.Errorf("redact(%q) = %q, want %q", in, got, want)
+		if got := Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -24,8 +24,8 @@ func TestRedactMySQLPasswordsWithSeparators(t *testing.T) {
 		"mysql://root:s3/cret@tcp(h:1)/x": "mysql://root:xxxxx@tcp(h:1)/x",
 		"mysql://a#b:s3cret@/x":           "mysql://a#b:xxxxx@/x",
 	} {
-		if got := redact(in); got != want {
-			t.Errorf("redact(%q) = %q, want %q", in, got, want)
+		if got := Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
