@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -56,6 +57,16 @@ func openDir(path string) (*dir, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("filestore: %s has mode %#o; want 0700 (no group or other access)", path, perm)
 	}
+	if euid := os.Geteuid(); st.Uid != uint32(euid) {
+		unix.Close(fd)
+		return nil, fmt.Errorf("filestore: %s is owned by uid %d, not by this process's uid %d: "+
+			"whoever owns it can read, forge and rename sessions; "+
+			"remove it and let the store create it, or chown it to uid %d", path, st.Uid, euid, euid)
+	}
+	if err := checkAncestors(fd, path); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
 	f := os.NewFile(uintptr(fd), path)
 	conn, err := f.SyscallConn()
 	if err != nil {
@@ -63,6 +74,74 @@ func openDir(path string) (*dir, error) {
 		return nil, fmt.Errorf("filestore: %w", err)
 	}
 	return &dir{f: f, conn: conn}, nil
+}
+
+// checkAncestors refuses a directory any of whose ancestors every user may
+// write without the sticky bit: in such a parent anyone can rename the
+// session directory away and put another in its place before the next
+// start. It walks ".." from the open descriptor, so it checks the
+// directories that hold the one opened, whatever the path says.
+func checkAncestors(fd int, path string) error {
+	names := ancestorNames(path)
+	var cur unix.Stat_t
+	if err := unix.Fstat(fd, &cur); err != nil {
+		return fmt.Errorf("filestore: stat %s: %w", path, err)
+	}
+	dirfd := fd
+	defer func() {
+		if dirfd != fd {
+			unix.Close(dirfd)
+		}
+	}()
+	for depth := 0; ; depth++ {
+		up, err := openRetry(func() (int, error) {
+			return unix.Openat(dirfd, "..", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		})
+		if err != nil {
+			return fmt.Errorf("filestore: open a parent of %s: %w", path, err)
+		}
+		if dirfd != fd {
+			unix.Close(dirfd)
+		}
+		dirfd = up
+		var st unix.Stat_t
+		if err := unix.Fstat(dirfd, &st); err != nil {
+			return fmt.Errorf("filestore: stat a parent of %s: %w", path, err)
+		}
+		if st.Dev == cur.Dev && st.Ino == cur.Ino {
+			return nil // "/" is its own parent
+		}
+		if st.Mode&0o002 != 0 && st.Mode&unix.S_ISVTX == 0 {
+			name := fmt.Sprintf("the directory %d levels above it", depth+1)
+			if depth < len(names) {
+				name = names[depth]
+			}
+			return fmt.Errorf("filestore: %s, which holds %s, is writable by every user and has no sticky bit: "+
+				"any local user could replace the session directory; "+
+				"put the sessions under a directory only its owner can write, or set the sticky bit (chmod +t %s)",
+				name, path, name)
+		}
+		cur = st
+	}
+}
+
+// ancestorNames returns the directories above path, nearest first, for
+// error messages.
+func ancestorNames(path string) []string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
+	var names []string
+	for d := filepath.Dir(abs); ; d = filepath.Dir(d) {
+		names = append(names, d)
+		if d == filepath.Dir(d) {
+			return names
+		}
+	}
 }
 
 // at runs fn with the directory's descriptor, which stays valid while fn

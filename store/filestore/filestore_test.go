@@ -162,6 +162,71 @@ func TestNewRefuses(t *testing.T) {
 	}
 }
 
+func TestNewRefusesForeignOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give a directory to another user")
+	}
+	const nobody = 65534
+	dir := filepath.Join(t.TempDir(), "sessions")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	_, err := New(dir, Options{})
+	if err == nil || !strings.Contains(err.Error(), "owned by uid 65534") || !strings.Contains(err.Error(), "chown") {
+		t.Fatalf("New on a 0700 directory owned by nobody: %v, want an error naming the owner and what to do", err)
+	}
+	// Given back to this process's user, the same directory is accepted.
+	if err := os.Chown(dir, os.Geteuid(), os.Getegid()); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(dir, Options{})
+	if err != nil {
+		t.Fatalf("New after chown back: %v", err)
+	}
+	s.Close()
+}
+
+func TestNewRefusesWorldWritableParent(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		mode    os.FileMode // of the directory two levels above
+		refused bool
+	}{
+		{"world-writable", 0o777, true},
+		{"world-writable and sticky", 0o777 | os.ModeSticky, false},
+		{"private", 0o755, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			shared := filepath.Join(t.TempDir(), "shared")
+			if err := os.Mkdir(shared, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(shared, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			dir := filepath.Join(shared, "app", "sessions")
+			s, err := New(dir, Options{})
+			if !tc.refused {
+				if err != nil {
+					t.Fatalf("New under a %v parent: %v", tc.mode, err)
+				}
+				s.Close()
+				return
+			}
+			if err == nil {
+				s.Close()
+				t.Fatalf("New under a %v parent succeeded, want a refusal", tc.mode)
+			}
+			if msg := err.Error(); !strings.Contains(msg, shared+",") || !strings.Contains(msg, "sticky") {
+				t.Fatalf("New under a %v parent: %q, want an error naming %s and the sticky bit", tc.mode, msg, shared)
+			}
+		})
+	}
+}
+
 func TestSymlinkNotFollowed(t *testing.T) {
 	s := newStore(t, Options{})
 	ctx := context.Background()
