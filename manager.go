@@ -98,7 +98,8 @@ type Manager struct {
 }
 
 // New checks cfg, fills in its defaults and returns a Manager. When the
-// store implements Cleaner, New starts a janitor goroutine that Close stops.
+// store implements Cleaner, New starts a janitor goroutine that Close stops;
+// it ends by itself if the store answers ErrNotSupported.
 func New(cfg Config) (*Manager, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("httpsession: Config.Store is required")
@@ -231,14 +232,18 @@ func (m *Manager) janitor(c Cleaner) {
 		case <-m.stop:
 			return
 		case <-tick.C:
-			m.clean(c)
+			if !m.clean(c) {
+				return
+			}
 		}
 	}
 }
 
 // clean deletes expired records in batches until none are left, the pass
-// has taken a minute, or Close is called.
-func (m *Manager) clean(c Cleaner) {
+// has taken a minute, or Close is called. It reports false when the store
+// cannot delete expired records (a wrapper over a store that expires its
+// own), and the janitor stops.
+func (m *Manager) clean(c Cleaner) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	go func() {
@@ -250,16 +255,20 @@ func (m *Manager) clean(c Cleaner) {
 	}()
 	for ctx.Err() == nil {
 		n, err := c.DeleteExpired(ctx, janitorBatch)
+		if errors.Is(err, ErrNotSupported) {
+			return false
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				m.cfg.Logger.Warn("httpsession: deleting expired sessions", "err", err)
 			}
-			return
+			return true
 		}
 		if n < janitorBatch {
-			return
+			return true
 		}
 	}
+	return true
 }
 
 func (m *Manager) now() time.Time { return m.cfg.Now() }

@@ -60,8 +60,22 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 }
 
 func (m *Manager) fail(w http.ResponseWriter, r *http.Request, err error) {
-	m.cfg.Logger.Error("httpsession: store failure", "method", r.Method, "path", r.URL.Path, "err", err)
+	m.cfg.Logger.Error("httpsession: "+failure(err), "method", r.Method, "path", r.URL.Path, "err", err)
 	m.cfg.ErrorHandler(w, r, err)
+}
+
+// failure names the kind of a failed load or save for the log, so that an
+// application's bug is not reported as the store's.
+func failure(err error) string {
+	switch {
+	case errors.Is(err, ErrEncoding):
+		return "session encoding failure"
+	case errors.Is(err, ErrTooLarge):
+		return "session too large"
+	case errors.Is(err, ErrUnavailable):
+		return "store unavailable"
+	}
+	return "store failure"
 }
 
 // clientOf returns the User-Agent (cut to a sane length) and the client
@@ -155,7 +169,7 @@ func (w *responseWriter) saveLate() {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.r.Context()), w.m.cfg.StoreTimeout)
 	defer cancel()
 	if _, err := w.m.save(ctx, &w.s, false); err != nil {
-		w.m.cfg.Logger.Error("httpsession: saving session changes made after the response started", "path", w.r.URL.Path, "err", err)
+		w.m.cfg.Logger.Error("httpsession: saving session changes made after the response started: "+failure(err), "path", w.r.URL.Path, "err", err)
 	}
 }
 

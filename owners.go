@@ -97,7 +97,8 @@ func (m *Manager) destroy(ctx context.Context, info SessionInfo) error {
 
 // Iterate calls fn for every live session until fn returns false, without
 // changing any session's expiry. Records that fail to decode are skipped.
-// It needs a store that implements Lister; others give ErrNotSupported.
+// It needs a store that can list; others give an error wrapping
+// ErrNotSupported.
 func (m *Manager) Iterate(ctx context.Context, fn func(SessionInfo) bool) error {
 	l, ok := m.cfg.Store.(Lister)
 	if !ok {
@@ -125,8 +126,12 @@ func (m *Manager) SessionsOf(ctx context.Context, owner string) ([]SessionInfo, 
 		return nil, nil
 	}
 	var out []SessionInfo
+	var keys []string
+	err := ErrNotSupported
 	if idx, ok := m.cfg.Store.(OwnerIndex); ok {
-		keys, err := idx.OwnerKeys(ctx, owner)
+		keys, err = idx.OwnerKeys(ctx, owner)
+	}
+	if !errors.Is(err, ErrNotSupported) {
 		if err != nil {
 			return nil, fmt.Errorf("httpsession: sessions of an owner: %w", err)
 		}
@@ -146,7 +151,7 @@ func (m *Manager) SessionsOf(ctx context.Context, owner string) ([]SessionInfo, 
 		}
 		return out, nil
 	}
-	err := m.Iterate(ctx, func(info SessionInfo) bool {
+	err = m.Iterate(ctx, func(info SessionInfo) bool {
 		if info.Owner == owner {
 			out = append(out, info)
 		}

@@ -222,7 +222,7 @@ func (m *Manager) write(ctx context.Context, s *Session, now time.Time) error {
 		s.st.Saved = now
 		data, err := m.cfg.Codec.Encode(&s.st)
 		if err != nil {
-			return fmt.Errorf("httpsession: encoding a session: %w", err)
+			return fmt.Errorf("%w: %w", ErrEncoding, err)
 		}
 		if m.cfg.MaxSize > 0 && len(data) > m.cfg.MaxSize {
 			return fmt.Errorf("httpsession: session is %d bytes, over MaxSize %d: %w", len(data), m.cfg.MaxSize, ErrTooLarge)
@@ -294,12 +294,15 @@ func backoff(ctx context.Context, attempt int) error {
 // returned: the response is right; only the expiry did not move.
 func (m *Manager) touch(ctx context.Context, s *Session, now time.Time) {
 	exp := m.expiry(&s.st, now)
-	var err error
+	err := ErrNotSupported
 	if t, ok := m.cfg.Store.(Toucher); ok {
 		err = t.Touch(ctx, s.key, exp)
-	} else {
+	}
+	if errors.Is(err, ErrNotSupported) {
 		var data []byte
-		if data, err = m.cfg.Codec.Encode(&s.st); err == nil {
+		if data, err = m.cfg.Codec.Encode(&s.st); err != nil {
+			err = fmt.Errorf("%w: %w", ErrEncoding, err)
+		} else {
 			var v uint64
 			v, err = m.cfg.Store.Put(ctx, s.key, Record{Data: data, Expires: exp, Version: s.version, Owner: s.st.Owner})
 			if err == nil {

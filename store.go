@@ -17,8 +17,17 @@ var (
 	// ErrTooLarge means a record is over the store's or the configured size
 	// limit. Nothing was written.
 	ErrTooLarge = errors.New("httpsession: record too large")
-	// ErrNotSupported means the store lacks an optional capability.
+	// ErrNotSupported means the store lacks an optional capability. A store
+	// that wraps others (a cache, replicas) implements every optional
+	// interface and answers ErrNotSupported where the store behind lacks
+	// it; the Manager then does what it does for a store without that
+	// interface.
 	ErrNotSupported = errors.New("httpsession: not supported by this store")
+	// ErrEncoding means the codec could not encode the session, for
+	// example a value of a type gob does not know (see gob.Register).
+	// Nothing was written; it is a bug of the application, not a store
+	// failure, and the default ErrorHandler answers 500.
+	ErrEncoding = errors.New("httpsession: cannot encode the session")
 	// ErrUnavailable means the store could not be reached or did not answer
 	// in time: connection refused, a timeout, a cluster without a master for
 	// the key. The request may succeed if retried later; the default
@@ -65,6 +74,10 @@ type Store interface {
 	// an error.
 	Delete(ctx context.Context, key string) error
 }
+
+// The optional interfaces below are found with a type assertion. A method
+// of one may still answer an error wrapping ErrNotSupported (a wrapper over
+// a store without it), which callers treat as if the interface were absent.
 
 // Toucher is implemented by stores that can move a record's expiry without
 // rewriting its data. Touch changes only Expires, earlier or later: Data,

@@ -34,7 +34,8 @@
 // Errors are {"error": "..."} with status 400 (malformed key, owner or
 // limit), 403 (not authorized, or a cross-origin browser request), 404
 // (no such session), 405, 501 (the store cannot list, which the
-// message names as httpsession.ErrNotSupported), 504 (the store timed out)
+// message names as httpsession.ErrNotSupported), 503 (the store is
+// unavailable: httpsession.ErrUnavailable), 504 (the store timed out)
 // or 500 (a store failure; the details go to Options.Logger, not to the
 // client).
 //

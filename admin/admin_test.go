@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -440,6 +441,17 @@ func TestStoreFailureHidesDetails(t *testing.T) {
 	for _, target := range []string{"/sessions", "/stats"} {
 		w := e.do("GET", target)
 		if decode[errorBody](t, w, http.StatusInternalServerError); strings.Contains(w.Body.String(), "10.1.2.3") {
+			t.Errorf("GET %s shows the store error: %s", target, w.Body)
+		}
+	}
+}
+
+func TestStoreUnavailableIs503(t *testing.T) {
+	e := newEnv(t, admin.Options{}, nil)
+	e.spy.listErr = fmt.Errorf("%w: %w", httpsession.ErrUnavailable, errors.New("dial tcp 10.1.2.3:11211: connection refused"))
+	for _, target := range []string{"/sessions", "/stats"} {
+		w := e.do("GET", target)
+		if decode[errorBody](t, w, http.StatusServiceUnavailable); strings.Contains(w.Body.String(), "10.1.2.3") {
 			t.Errorf("GET %s shows the store error: %s", target, w.Body)
 		}
 	}

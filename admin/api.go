@@ -304,6 +304,9 @@ func (h *handler) problem(r *http.Request, err error) (int, string) {
 		return http.StatusNotImplemented, err.Error() + " (httpsession.ErrNotSupported)"
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout, "the session store timed out"
+	case errors.Is(err, httpsession.ErrUnavailable):
+		h.log.WarnContext(r.Context(), "httpsession/admin: store unavailable", "path", r.URL.Path, "err", err)
+		return http.StatusServiceUnavailable, "the session store is unavailable; try again later"
 	default:
 		h.log.ErrorContext(r.Context(), "httpsession/admin: store failure", "path", r.URL.Path, "err", err)
 		return http.StatusInternalServerError, "session store failure; see the server log"

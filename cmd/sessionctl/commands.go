@@ -160,6 +160,11 @@ func (a *app) gc(ctx context.Context, _ string) error {
 		n, err := c.DeleteExpired(ctx, gcBatch)
 		total += n
 		bar.add(n)
+		if errors.Is(err, httpsession.ErrNotSupported) && total == 0 {
+			bar.done()
+			return &cliError{exitUnsupported, fmt.Sprintf(
+				"gc: the %s store expires records itself; there is nothing to collect", a.kind)}
+		}
 		if err != nil {
 			bar.done()
 			return fmt.Errorf("gc: after deleting %d expired records: %w", total, err)
