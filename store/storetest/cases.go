@@ -132,23 +132,26 @@ func testExpiryLapses(c *checker) {
 	c.wantRecord(k, want)
 
 	// Poll until the record is gone. A Get that starts well after Expires
-	// must not find it; one that ends before Expires must.
-	late := want.Expires.Add(c.tolerance() + 100*time.Millisecond)
-	c.eventually(time.Until(want.Expires)+2*gran+2*time.Second, func() error {
-		start := time.Now()
+	// must not find it; one that ends before Expires must. Both sides are
+	// read on the wall clock, as the store reads it (see wallUntil).
+	late := c.tolerance() + 100*time.Millisecond
+	c.eventually(wallUntil(want.Expires)+2*gran+2*time.Second, func() error {
+		start := wallUntil(want.Expires)
 		_, err := c.get(k)
 		switch {
 		case errors.Is(err, httpsession.ErrNotFound):
-			if early := time.Until(want.Expires); early > c.tolerance() {
-				c.t.Fatalf("record expired %v before its Expires", early)
+			if early := wallUntil(want.Expires); early > c.earlyTolerance() {
+				c.t.Fatalf("record expired %v before its Expires %v (wall clock now %v; allowed %v)",
+					early, want.Expires.Round(0), time.Now().Round(0), c.earlyTolerance())
 			}
 			return nil
 		case err != nil:
 			c.t.Fatalf("Get while waiting for expiry: %v", err)
-		case start.After(late):
-			c.t.Fatalf("record still returned %v after its Expires", start.Sub(want.Expires))
+		case -start > late:
+			c.t.Fatalf("record still returned by a Get that started %v after its Expires %v (allowed %v)",
+				-start, want.Expires.Round(0), late)
 		}
-		return fmt.Errorf("record with Expires %v still returned at %v", want.Expires, time.Now())
+		return fmt.Errorf("record with Expires %v still returned at %v", want.Expires.Round(0), time.Now().Round(0))
 	})
 
 	_, err := c.put(k, record{Data: []byte("x"), Expires: inAnHour(), Version: want.Version})

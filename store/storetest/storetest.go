@@ -291,10 +291,32 @@ func (c *checker) near(a, b time.Time) bool {
 	return d.Abs() <= c.tolerance()
 }
 
+// earlyTolerance is how long before its Expires, measured on the wall
+// clock, a store may report a record gone. Both the store and the suite read
+// the same wall clock, so an NTP slew cannot eat into it; 20ms is room for a
+// small clock step while a store that ends records early by a real margin
+// (truncating to seconds, a TTL in the wrong unit) still fails.
+func (c *checker) earlyTolerance() time.Duration {
+	return 20*time.Millisecond + c.opts.ExpiryGranularity
+}
+
+// wallUntil is the time from now until t on the wall clock. Stores decide
+// expiry by the wall clock (their own time.Now against a stored time, or a
+// server's TTL), while time.Until(t) for a t from time.Now measures with the
+// monotonic clock; the two drift apart while NTP slews the wall clock (5ms a
+// second has been seen), which made a correct store look early.
+func wallUntil(t time.Time) time.Duration {
+	return t.Round(0).Sub(time.Now().Round(0))
+}
+
 // sleepPast sleeps until the store must consider a record with Expires
-// `when` expired.
+// `when` expired: until the wall clock, not only the monotonic one, is past
+// it.
 func (c *checker) sleepPast(when time.Time) {
-	time.Sleep(time.Until(when.Add(c.opts.ExpiryGranularity + 50*time.Millisecond)))
+	when = when.Add(c.opts.ExpiryGranularity + 50*time.Millisecond)
+	for d := wallUntil(when); d > 0; d = wallUntil(when) {
+		time.Sleep(d)
+	}
 }
 
 // eventually polls check until it returns nil, for at most within; it fails
