@@ -549,6 +549,29 @@ func TestPageEscapes(t *testing.T) {
 	}
 }
 
+// TestPageCounts checks that the page's counts read as English: "1 live
+// session", "2 live sessions", "1 save", "Deleted 1 session".
+func TestPageCounts(t *testing.T) {
+	e := newEnv(t, admin.Options{Prefix: "/admin"}, nil)
+	page := func() string { return e.do("GET", "/admin/").Body.String() }
+	if body := page(); !strings.Contains(body, "0 live sessions.") {
+		t.Errorf("no session: want \"0 live sessions.\" in\n%s", body)
+	}
+	e.login("ann", "phone")
+	if body := page(); !strings.Contains(body, "1 live session.") || !strings.Contains(body, "1 save,") {
+		t.Errorf("one session: want \"1 live session.\" and \"1 save,\" in\n%s", body)
+	}
+	e.login("bob", "desktop")
+	if body := page(); !strings.Contains(body, "2 live sessions.") {
+		t.Errorf("two sessions: want \"2 live sessions.\" in\n%s", body)
+	}
+	for n, want := range map[string]string{"0": "Deleted 0 sessions.", "1": "Deleted 1 session.", "3": "Deleted 3 sessions."} {
+		if body := e.do("GET", "/admin/?deleted="+n).Body.String(); !strings.Contains(body, want) {
+			t.Errorf("?deleted=%s: want %q in\n%s", n, want, body)
+		}
+	}
+}
+
 func TestPageForms(t *testing.T) {
 	e := newEnv(t, admin.Options{Prefix: "/admin"}, nil)
 	key := e.login("ann", "phone")
@@ -561,7 +584,7 @@ func TestPageForms(t *testing.T) {
 		t.Fatalf("delete form: %d, Location %q", w.Code, w.Header().Get("Location"))
 	}
 	decode[errorBody](t, e.do("GET", "/admin/sessions/"+key), http.StatusNotFound)
-	if body := e.do("GET", "/admin/?deleted=1").Body.String(); !strings.Contains(body, "Deleted 1 session(s).") {
+	if body := e.do("GET", "/admin/?deleted=1").Body.String(); !strings.Contains(body, "Deleted 1 session.") {
 		t.Errorf("no message after delete:\n%s", body)
 	}
 

@@ -36,6 +36,7 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 	"when":      when,
 	"shortKey":  shortKey,
 	"ownerPath": ownerPath,
+	"plural":    plural,
 }).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sessions</title><style>` + pageStyle + `</style></head>
 <body>
@@ -44,7 +45,7 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 {{- if .Owner}} <a href="{{.Prefix}}/">All sessions</a>{{end}}
 {{with .Message}}<p class="msg">{{.}}</p>{{end}}
 {{with .Error}}<p class="err">{{.}}</p>{{end}}
-<p class="note">{{with .Live}}{{.}}{{if $.LiveCapped}}+{{end}} live sessions. {{end}}Since start: {{.Stats.Loads}} loads, {{.Stats.Saves}} saves, {{.Stats.Created}} created, {{.Stats.Destroyed}} destroyed, {{.Stats.Expired}} expired. Times are UTC.</p>
+<p class="note">{{if .HasLive}}{{if .LiveCapped}}{{.Live}}+ live sessions{{else}}{{plural .Live "live session"}}{{end}}. {{end}}Since start: {{plural .Stats.Loads "load"}}, {{plural .Stats.Saves "save"}}, {{.Stats.Created}} created, {{.Stats.Destroyed}} destroyed, {{.Stats.Expired}} expired. Times are UTC.</p>
 {{if and .Owner .Sessions}}{{with ownerPath .Owner}}<form method="post" action="{{$.Prefix}}/owners/{{.}}/delete"><button>Sign out everywhere</button></form>{{end}}{{end}}
 {{if .Sessions}}<table>
 <thead><tr><th>Owner</th><th>Created</th><th>Last seen</th><th>Expires</th><th>User agent</th><th>IP</th><th>Size</th><th>Key</th><th></th></tr></thead>
@@ -71,7 +72,8 @@ type pageData struct {
 	Message    string
 	Error      string
 	Stats      httpsession.Stats
-	Live       *int
+	HasLive    bool // the store can count its sessions
+	Live       uint64
 	LiveCapped bool
 }
 
@@ -93,7 +95,7 @@ func (h *handler) page(w http.ResponseWriter, r *http.Request) {
 	// Only a number is taken from the query for the message, so a link
 	// cannot put words in the page.
 	if d, err := strconv.Atoi(q.Get("deleted")); err == nil && d >= 0 {
-		data.Message = fmt.Sprintf("Deleted %d session(s).", d)
+		data.Message = "Deleted " + plural(uint64(d), "session") + "."
 	}
 	ctx, cancel := h.context(r)
 	defer cancel()
@@ -112,7 +114,7 @@ func (h *handler) page(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		live, capped, err := h.countLive(ctx)
 		if err == nil {
-			data.Live, data.LiveCapped = &live, capped
+			data.HasLive, data.Live, data.LiveCapped = true, uint64(live), capped
 		} else if !errors.Is(err, httpsession.ErrNotSupported) {
 			status, data.Error = h.problem(r, err)
 		}
@@ -141,6 +143,14 @@ func when(t time.Time) string {
 // apart on the page; the link and the tooltip carry the whole key.
 func shortKey(key string) string {
 	return key[:min(len(key), 12)]
+}
+
+// plural is "1 noun" or "n nouns".
+func plural(n uint64, noun string) string {
+	if n != 1 {
+		noun += "s"
+	}
+	return fmt.Sprintf("%d %s", n, noun)
 }
 
 // ownerPath is owner escaped as one path segment, or "" for "." and "..",

@@ -29,8 +29,9 @@ const browserTimeout = 60 * time.Second
 // that a person can look at it.
 const envScreenshot = "HTTPSESSION_SCREENSHOT"
 
-// TestBrowser drives headless Chromium through the example's pages: log in
-// with the form, stay logged in across a reload, check that page scripts
+// TestBrowser drives headless Chromium through the example's pages: a first
+// visit that stores nothing, a cart that starts a session, log in with the
+// form (a new token), stay logged in across a reload, check that page scripts
 // cannot read the HttpOnly session cookie that the browser holds, log out.
 func TestBrowser(t *testing.T) {
 	exe := chromiumPath(t)
@@ -38,10 +39,17 @@ func TestBrowser(t *testing.T) {
 	ctx := newBrowser(t, exe)
 	home := srv.URL + "/"
 
-	// First visit: a fresh session, not signed in.
+	// First visit: nothing stored, no cookie, not signed in.
 	do(t, ctx, "open the page", chromedp.Navigate(home))
-	wantText(t, ctx, "visits", "You have seen this page 1 time in this session.")
+	wantText(t, ctx, "nosession", "You have no session yet: one starts when you sign in or add to your cart.")
+	wantAbsent(t, ctx, "visits")
 	wantAbsent(t, ctx, "user")
+	wantNoSessionCookie(t, ctx, srv)
+
+	// Adding to the cart starts a session.
+	click(t, ctx, srv, "add")
+	wantText(t, ctx, "flash", "Added apple to your cart.")
+	wantText(t, ctx, "visits", "You have seen this page 1 time in this session.")
 	before := sessionCookie(t, ctx, srv)
 
 	// Sign in through the form; the redirect lands on the home page.
@@ -217,6 +225,21 @@ func wantAbsent(t *testing.T, ctx context.Context, id string) {
 	}
 	if present {
 		t.Errorf("#%s is on the page, want none", id)
+	}
+}
+
+// wantNoSessionCookie checks that the browser holds no session cookie for
+// the test server.
+func wantNoSessionCookie(t *testing.T, ctx context.Context, srv *httptest.Server) {
+	t.Helper()
+	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{srv.URL + "/"}})
+	if err != nil {
+		t.Fatalf("get cookies: %v", err)
+	}
+	for _, c := range res.Cookies {
+		if c.Name == "session" {
+			t.Errorf("the browser holds a session cookie for %s, want none", srv.URL)
+		}
 	}
 }
 

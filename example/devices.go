@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/subtle"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -19,26 +18,29 @@ func app(m *httpsession.Manager, adminPassword string) (http.Handler, error) {
 	d := devices{m: m}
 	user.HandleFunc("GET /devices", d.page)
 	user.HandleFunc("POST /devices/signout", d.signOut)
-	mux.Handle("/", m.Handler(user))
+	// The cross-origin check runs before the session middleware: a
+	// refused request (a form on another site posting here with the
+	// visitor's cookie) neither reads nor creates a session.
+	mux.Handle("/", http.NewCrossOriginProtection().Handler(m.Handler(user)))
 	if adminPassword != "" {
-		h, err := admin.New(m, admin.Options{Prefix: "/admin", Authorize: basicAuth("admin", adminPassword)})
+		auth := newBasicAuth("admin", adminPassword)
+		h, err := admin.New(m, admin.Options{Prefix: "/admin", Authorize: auth.ok})
 		if err != nil {
 			return nil, err
 		}
-		mux.Handle("/admin/", h)
+		mux.Handle("/admin/", auth.require(h))
 	}
-	return mux, nil
+	return noSniff(mux), nil
 }
 
-// basicAuth authorizes requests that carry the user and password, compared
-// in constant time.
-func basicAuth(name, password string) func(*http.Request) bool {
-	return func(r *http.Request) bool {
-		u, p, ok := r.BasicAuth()
-		userOK := subtle.ConstantTimeCompare([]byte(u), []byte(name)) == 1
-		passOK := subtle.ConstantTimeCompare([]byte(p), []byte(password)) == 1
-		return ok && userOK && passOK
-	}
+// noSniff tells browsers to take every response for the type it says it
+// is, so that a text/plain value that looks like HTML is never run as a
+// page.
+func noSniff(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		h.ServeHTTP(w, r)
+	})
 }
 
 type devices struct{ m *httpsession.Manager }

@@ -73,7 +73,7 @@ func TestAdminMountedBehindPassword(t *testing.T) {
 	srv := newServer(t, "s3cret")
 	b := newClient("x")
 	b.do(t, "POST", srv.URL+"/api/login?user=ann", nil)
-	if code, _ := b.do(t, "GET", srv.URL+"/admin/stats", nil); code != http.StatusForbidden {
+	if code, _ := b.do(t, "GET", srv.URL+"/admin/stats", nil); code != http.StatusUnauthorized {
 		t.Fatalf("admin without credentials: %d", code)
 	}
 	req, _ := http.NewRequest("GET", srv.URL+"/admin/owners/ann", nil)

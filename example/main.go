@@ -5,7 +5,7 @@
 //	go run ./example -store bolt:sessions.db
 //
 // Store URLs are those of store/open: mem:, file:DIR, bolt:PATH and the
-// networked stores.
+// networked stores. Run it with -help for the flags.
 package main
 
 import (
@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -25,51 +26,122 @@ import (
 	"github.com/httpsession/httpsession/store/open"
 )
 
-func main() {
-	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
-	storeURL := flag.String("store", "bolt:sessions.db", "session store URL (mem:, file:DIR, bolt:PATH, ...)")
-	idle := flag.Duration("idle", 30*time.Minute, "idle timeout (0 for none)")
-	lifetime := flag.Duration("lifetime", 12*time.Hour, "absolute session lifetime")
-	secure := flag.Bool("secure", false, "mark the session cookie Secure (use behind HTTPS)")
-	adminPassword := flag.String("admin-password", os.Getenv("HTTPSESSION_ADMIN_PASSWORD"), "mount the admin page at /admin/ for user \"admin\" with this password (default $HTTPSESSION_ADMIN_PASSWORD; empty: no admin page)")
-	flag.Parse()
+// envAdminPassword names the environment variable that holds the admin
+// password when -admin-password is not given. An environment variable
+// keeps the password out of the process list, where any local user can
+// read a command line.
+const envAdminPassword = "HTTPSESSION_ADMIN_PASSWORD"
 
-	if err := run(*addr, *storeURL, *idle, *lifetime, *secure, *adminPassword); err != nil {
+// options are the example's settings, from its flags.
+type options struct {
+	addr          string
+	storeURL      string
+	idle          time.Duration
+	lifetime      time.Duration
+	secure        bool
+	adminPassword string
+}
+
+func main() {
+	o, err := parseFlags(os.Args[0], os.Args[1:], os.Getenv, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		os.Exit(2) // the flag package has printed the error and the usage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err = run(ctx, o, slog.Default())
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "example:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr, storeURL string, idle, lifetime time.Duration, secure bool, adminPassword string) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+// parseFlags reads the options from the command line args, and the admin
+// password from the environment (through getenv) when no flag gives it.
+// Usage and errors go to out.
+func parseFlags(name string, args []string, getenv func(string) string, out io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
+	fs.StringVar(&o.storeURL, "store", "bolt:sessions.db", "session store URL (mem:, file:DIR, bolt:PATH, ...)")
+	fs.DurationVar(&o.idle, "idle", 30*time.Minute, "idle timeout (0 for none)")
+	fs.DurationVar(&o.lifetime, "lifetime", 12*time.Hour, "absolute session lifetime")
+	fs.BoolVar(&o.secure, "secure", false, "serve a Secure `__Host-session` cookie (use behind HTTPS)")
+	// The default is not the environment's value: -help prints defaults.
+	fs.StringVar(&o.adminPassword, "admin-password", "",
+		"mount the admin page at /admin/ for user \"admin\" with this `password`; without the flag\n"+
+			"the password comes from $"+envAdminPassword+", which keeps it out of the process list\n"+
+			"(neither set: no admin page)")
+	if err := fs.Parse(args); err != nil {
+		return options{}, err
+	}
+	if fs.NArg() > 0 {
+		err := fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		fmt.Fprintln(out, err)
+		fs.Usage()
+		return options{}, err
+	}
+	if o.adminPassword == "" {
+		o.adminPassword = getenv(envAdminPassword)
+	}
+	return o, nil
+}
 
-	store, closeStore, err := open.Open(ctx, storeURL)
+// managerConfig is the session configuration of the example.
+func managerConfig(store httpsession.Store, o options) httpsession.Config {
+	c := httpsession.Config{
+		Store:        store,
+		IdleTimeout:  o.idle,
+		Lifetime:     o.lifetime,
+		RecordClient: true,
+	}
+	if o.secure {
+		// The __Host- prefix makes browsers insist on Secure, Path=/ and
+		// no Domain, so a sibling subdomain can neither set nor shadow
+		// the cookie.
+		c.Cookie = httpsession.Cookie{Name: "__Host-session", Secure: true}
+	}
+	return c
+}
+
+// run serves the example until ctx is done. Log lines go to log; the store
+// URL appears in them with its password masked.
+func run(ctx context.Context, o options, log *slog.Logger) error {
+	store, closeStore, err := open.Open(ctx, o.storeURL)
 	if err != nil {
 		return err
 	}
 	defer closeStore()
 
-	m, err := httpsession.New(httpsession.Config{
-		Store:        store,
-		IdleTimeout:  idle,
-		Lifetime:     lifetime,
-		Cookie:       httpsession.Cookie{Secure: secure},
-		RecordClient: true,
-	})
+	m, err := httpsession.New(managerConfig(store, o))
 	if err != nil {
 		return err
 	}
 	defer m.Close()
 
-	h, err := app(m, adminPassword)
+	h, err := app(m, o.adminPassword)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		// Every route takes its input from the URL or a small form; a
+		// long request line gets 431 before any handler runs.
+		MaxHeaderBytes: 64 << 10,
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	slog.Info("example listening", "url", "http://"+addr+"/", "store", storeURL, "admin", adminPassword != "")
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("example listening", "url", "http://"+ln.Addr().String()+"/", "store", open.Redact(o.storeURL),
+		"admin", o.adminPassword != "")
 	select {
 	case err := <-errc:
 		return err
@@ -99,27 +171,57 @@ func routes() http.Handler {
 	return mux
 }
 
+// Bounds on what a client can make the example store. Without them one
+// visitor could fill a session up to Config.MaxSize (1 MiB) and the store
+// with as many such sessions as it sends requests.
+const (
+	// maxPutBytes bounds the key and value of one /api/put.
+	maxPutBytes = 4 << 10
+	// maxKeys bounds the keys of one session (/api/put refuses a new key
+	// beyond it).
+	maxKeys = 16
+)
+
 func apiPut(w http.ResponseWriter, r *http.Request) {
-	key := r.URL.Query().Get("key")
+	q := r.URL.Query()
+	key, value := q.Get("key"), q.Get("value")
 	if key == "" {
 		http.Error(w, "missing key", http.StatusBadRequest)
 		return
 	}
-	httpsession.SessionFrom(r.Context()).Set(key, r.URL.Query().Get("value"))
-	io.WriteString(w, "ok\n")
+	if len(key)+len(value) > maxPutBytes {
+		http.Error(w, fmt.Sprintf("key and value are %d bytes; this demo keeps at most %d", len(key)+len(value), maxPutBytes), http.StatusRequestEntityTooLarge)
+		return
+	}
+	s := httpsession.SessionFrom(r.Context())
+	if !s.Has(key) && len(s.Keys()) >= maxKeys {
+		http.Error(w, fmt.Sprintf("this demo keeps at most %d keys in a session", maxKeys), http.StatusRequestEntityTooLarge)
+		return
+	}
+	s.Set(key, value)
+	writeText(w, "ok\n")
 }
 
+// apiGet answers the value as plain text, which a browser never renders
+// as a page: a value holding HTML and scripts stays text.
 func apiGet(w http.ResponseWriter, r *http.Request) {
 	v := httpsession.SessionFrom(r.Context()).Get(r.URL.Query().Get("key"))
 	if v == nil {
 		http.Error(w, "not found", http.StatusNotFound)
 		return
 	}
-	fmt.Fprintf(w, "%v\n", v)
+	writeText(w, fmt.Sprintf("%v\n", v))
+}
+
+// writeText answers text/plain. The app sends X-Content-Type-Options:
+// nosniff with every response (see app), so no browser takes it for HTML.
+func writeText(w http.ResponseWriter, text string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, text)
 }
 
 func apiCount(w http.ResponseWriter, r *http.Request) {
-	fmt.Fprintf(w, "%d\n", httpsession.SessionFrom(r.Context()).Incr("n", 1))
+	writeText(w, fmt.Sprintf("%d\n", httpsession.SessionFrom(r.Context()).Incr("n", 1)))
 }
 
 func apiLogin(w http.ResponseWriter, r *http.Request) {
@@ -129,12 +231,12 @@ func apiLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	signIn(httpsession.SessionFrom(r.Context()), user)
-	io.WriteString(w, "ok\n")
+	writeText(w, "ok\n")
 }
 
 func apiLogout(w http.ResponseWriter, r *http.Request) {
 	httpsession.SessionFrom(r.Context()).Destroy()
-	io.WriteString(w, "ok\n")
+	writeText(w, "ok\n")
 }
 
 // signIn is what every login does: a new token (so a token planted before

@@ -18,23 +18,31 @@ import (
 // newServer serves the whole example, as main does, on a bbolt store in a
 // temporary directory; with a password, the admin page too.
 func newServer(t *testing.T, adminPassword string) *httptest.Server {
+	srv, _ := serve(t, options{adminPassword: adminPassword})
+	return srv
+}
+
+// serve serves the whole example with the configuration main makes from o
+// (o.storeURL is not used: the store is a bbolt file in a temporary
+// directory), and returns the server and its Manager.
+func serve(t *testing.T, o options) (*httptest.Server, *httpsession.Manager) {
 	store, err := boltstore.Open(filepath.Join(t.TempDir(), "sessions.db"), boltstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	m, err := httpsession.New(httpsession.Config{Store: store, RecordClient: true})
+	m, err := httpsession.New(managerConfig(store, o))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	h, err := app(m, adminPassword)
+	h, err := app(m, o.adminPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return srv
+	return srv, m
 }
 
 // newApp serves the example without the admin page and returns a client
@@ -93,7 +101,7 @@ func TestAPI(t *testing.T) {
 func TestPages(t *testing.T) {
 	srv, c := newApp(t)
 	_, page := call(t, c, "GET", srv.URL+"/", nil)
-	if !strings.Contains(page, "seen this page 1 time in") {
+	if !strings.Contains(page, "You have no session yet") {
 		t.Fatalf("first visit: %s", page)
 	}
 	_, page = call(t, c, "POST", srv.URL+"/login", url.Values{"user": {"<b>ann</b>"}})

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"html/template"
 	"net/http"
 	"strings"
@@ -15,7 +16,8 @@ var page = template.Must(template.New("page").Parse(`<!doctype html>
 form{display:inline-block;margin:.25rem 0}</style></head><body>
 <h1>httpsession example</h1>
 {{with .Flash}}<p class="flash" id="flash">{{.}}</p>{{end}}
-<p id="visits">You have seen this page {{.Visits}} time{{if ne .Visits 1}}s{{end}} in this session.</p>
+{{if .Visits}}<p id="visits">You have seen this page {{.Visits}} time{{if ne .Visits 1}}s{{end}} in this session.</p>
+{{else}}<p id="nosession">You have no session yet: one starts when you sign in or add to your cart.</p>{{end}}
 {{if .User}}
 <p id="user">Signed in as <b>{{.User}}</b>.</p>
 <p><a href="/devices" id="devices-link">Your devices</a></p>
@@ -32,14 +34,19 @@ form{display:inline-block;margin:.25rem 0}</style></head><body>
 
 func home(w http.ResponseWriter, r *http.Request) {
 	s := httpsession.SessionFrom(r.Context())
-	data := struct {
-		Visits int64
+	var data struct {
+		Visits int64 // 0: no session
 		User   string
 		Flash  any
 		Cart   []string
-	}{
-		Visits: s.Incr("visits", 1),
-		Flash:  s.Pop("flash"),
+	}
+	// Only a visitor who has a session gets the visit counted. A first
+	// GET reads and stores nothing, so neither crawlers nor a flood of
+	// anonymous page views fill the store; a session starts when the
+	// visitor does something worth keeping.
+	if !s.IsNew() {
+		data.Visits = s.Incr("visits", 1)
+		data.Flash = s.Pop("flash")
 	}
 	data.User, _ = httpsession.Get[string](s, "user")
 	if cart, _ := httpsession.Get[string](s, "cart"); cart != "" {
@@ -70,6 +77,10 @@ func logout(w http.ResponseWriter, r *http.Request) {
 
 var items = map[string]bool{"apple": true, "bread": true, "cheese": true}
 
+// maxCart bounds the cart, so that a session cannot grow without end one
+// item at a time.
+const maxCart = 50
+
 func addToCart(w http.ResponseWriter, r *http.Request) {
 	item := r.PostFormValue("item")
 	if !items[item] {
@@ -77,6 +88,12 @@ func addToCart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := httpsession.SessionFrom(r.Context())
+	// Checked before the update, so two racing requests may pass it
+	// together: the cart stays bounded, within a few items of maxCart.
+	if cart, _ := httpsession.Get[string](s, "cart"); strings.Count(cart, ",")+1 >= maxCart {
+		http.Error(w, fmt.Sprintf("your cart is full (%d items)", maxCart), http.StatusRequestEntityTooLarge)
+		return
+	}
 	s.Update("cart", func(old any) any {
 		if cart, _ := old.(string); cart != "" {
 			return cart + "," + item
