@@ -66,7 +66,10 @@ type Options struct {
 	// Authorize reports whether the request comes from an operator. It is
 	// required: New fails without it. It runs before anything else, and a
 	// request it refuses gets 403 and no data. Compare secrets in it with
-	// crypto/subtle.ConstantTimeCompare.
+	// crypto/subtle.ConstantTimeCompare, on SHA-256 digests so that the
+	// time taken does not tell the length of the secret. For HTTP Basic
+	// authentication, answer 401 with WWW-Authenticate in front of the
+	// handler, so that a browser asks for the password.
 	Authorize func(r *http.Request) bool
 	// Prefix is the path under which the handler is reached from outside,
 	// such as "/admin"; links and redirects of the HTML page start with
