@@ -60,6 +60,7 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/httpsession/httpsession"
+	"github.com/httpsession/httpsession/internal/storekey"
 )
 
 // Defaults for zero Options fields.
@@ -270,11 +271,8 @@ func (s *Store) Put(ctx context.Context, key string, rec httpsession.Record) (ui
 	if err := check(ctx, key); err != nil {
 		return 0, err
 	}
-	if len(rec.Data) > s.maxSize {
-		return 0, fmt.Errorf("boltstore: data of %d bytes over the limit of %d: %w", len(rec.Data), s.maxSize, httpsession.ErrTooLarge)
-	}
-	if len(rec.Owner) > MaxOwnerSize {
-		return 0, fmt.Errorf("boltstore: owner of %d bytes over the limit of %d: %w", len(rec.Owner), MaxOwnerSize, httpsession.ErrTooLarge)
+	if err := storekey.CheckSize("boltstore", rec, s.maxSize, MaxOwnerSize); err != nil {
+		return 0, err
 	}
 	var version uint64
 	err := s.update(func(b buckets) error {

@@ -69,6 +69,7 @@ import (
 	"time"
 
 	"github.com/httpsession/httpsession"
+	"github.com/httpsession/httpsession/internal/storekey"
 )
 
 // DefaultMaxRecordSize is the limit on a record's Data when
@@ -175,11 +176,8 @@ func (s *Store) Put(ctx context.Context, key string, rec httpsession.Record) (ui
 	if err := check(ctx, key); err != nil {
 		return 0, err
 	}
-	if len(rec.Data) > s.maxSize {
-		return 0, fmt.Errorf("filestore: data of %d bytes over the limit of %d: %w", len(rec.Data), s.maxSize, httpsession.ErrTooLarge)
-	}
-	if len(rec.Owner) > MaxOwnerSize {
-		return 0, fmt.Errorf("filestore: owner of %d bytes over the limit of %d: %w", len(rec.Owner), MaxOwnerSize, httpsession.ErrTooLarge)
+	if err := storekey.CheckSize("filestore", rec, s.maxSize, MaxOwnerSize); err != nil {
+		return 0, err
 	}
 	unlock, err := s.lock(ctx, key)
 	if err != nil {
@@ -462,18 +460,7 @@ func check(ctx context.Context, key string) error {
 
 // validKey reports whether key is 64 lowercase hex characters, the only
 // names this package builds file names from.
-func validKey(key string) bool {
-	if len(key) != 64 {
-		return false
-	}
-	for i := 0; i < len(key); i++ {
-		c := key[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
+var validKey = storekey.Valid
 
 func unhex(c byte) int {
 	if c <= '9' {

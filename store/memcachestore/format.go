@@ -186,21 +186,7 @@ func (idx *ownerIndex) find(k [32]byte) int {
 	return -1
 }
 
-// validKey reports whether key is 64 lowercase hex characters, the form of
-// the Manager's keys. Only such keys reach memcached.
-func validKey(key string) bool {
-	if len(key) != 64 {
-		return false
-	}
-	for i := range len(key) {
-		if c := key[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
-
-// keyBytes decodes a key that validKey accepted.
+// keyBytes decodes a key that storekey.Valid accepted.
 func keyBytes(key string) (k [32]byte) {
 	_, _ = hex.Decode(k[:], []byte(key))
 	return k

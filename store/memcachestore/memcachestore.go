@@ -111,6 +111,7 @@ import (
 	"github.com/bradfitz/gomemcache/memcache"
 
 	"github.com/httpsession/httpsession"
+	"github.com/httpsession/httpsession/internal/storekey"
 )
 
 // Defaults and limits of Options.
@@ -588,7 +589,7 @@ func (s *Store) check(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if !validKey(key) {
+	if !storekey.Valid(key) {
 		return ErrInvalidKey
 	}
 	return nil

@@ -97,6 +97,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/httpsession/httpsession"
+	"github.com/httpsession/httpsession/internal/storekey"
 )
 
 // DefaultPrefix is the prefix of every Redis key the store writes when
@@ -279,11 +280,8 @@ func (s *Store) Put(ctx context.Context, key string, rec httpsession.Record) (ui
 	if !validKey(key) {
 		return 0, ErrInvalidKey
 	}
-	if len(rec.Data) > s.maxSize {
-		return 0, fmt.Errorf("redisstore: put: data of %d bytes over the limit of %d: %w", len(rec.Data), s.maxSize, httpsession.ErrTooLarge)
-	}
-	if len(rec.Owner) > MaxOwnerSize {
-		return 0, fmt.Errorf("redisstore: put: owner of %d bytes over the limit of %d: %w", len(rec.Owner), MaxOwnerSize, httpsession.ErrTooLarge)
+	if err := storekey.CheckSize("redisstore: put", rec, s.maxSize, MaxOwnerSize); err != nil {
+		return 0, err
 	}
 	ver := newVersion(rec.Version)
 	exp := unixMilli(rec.Expires)
@@ -389,14 +387,4 @@ func wrap(op string, err error) error {
 
 // validKey reports whether key is 64 lowercase hex characters, the only
 // keys this package builds Redis keys from.
-func validKey(key string) bool {
-	if len(key) != 64 {
-		return false
-	}
-	for i := 0; i < len(key); i++ {
-		if c := key[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
+var validKey = storekey.Valid

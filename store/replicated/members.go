@@ -29,7 +29,7 @@ func name(i int) string {
 // writerIndex returns the member that takes writes and answers reads. When
 // every member is down, the first one due for another try becomes the
 // writer.
-func (s *store) writerIndex() (int, error) {
+func (s *Store) writerIndex() (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.downSince[s.writer].IsZero() {
@@ -52,7 +52,7 @@ func (s *store) writerIndex() (int, error) {
 }
 
 // isWriter reports whether member w is still the writer.
-func (s *store) isWriter(w int) bool {
+func (s *Store) isWriter(w int) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.writer == w && s.downSince[w].IsZero()
@@ -60,7 +60,7 @@ func (s *store) isWriter(w int) bool {
 
 // onWriter runs op on the writer, and again on the next writer each time
 // the writer turns out to be down.
-func (s *store) onWriter(ctx context.Context, op func(w int) error) (int, error) {
+func (s *Store) onWriter(ctx context.Context, op func(w int) error) (int, error) {
 	var err error
 	for range len(s.members) + 1 {
 		w, werr := s.writerIndex()
@@ -83,7 +83,7 @@ func (s *store) onWriter(ctx context.Context, op func(w int) error) (int, error)
 // conflict, too large), the caller's own context ending and errors after
 // which the call cannot move on are not failures; nor is any error of a
 // member that implements Pinger and still answers a ping.
-func (s *store) failed(ctx context.Context, i int, err error) bool {
+func (s *Store) failed(ctx context.Context, i int, err error) bool {
 	var final finalError
 	switch {
 	case err == nil, ctx.Err() != nil, errors.As(err, &final),
@@ -101,7 +101,7 @@ func (s *store) failed(ctx context.Context, i int, err error) bool {
 
 // markDown leaves member i out until Options.RetryAfter has passed, and
 // moves the writer on if it was i.
-func (s *store) markDown(i int, err error) {
+func (s *Store) markDown(i int, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.downSince[i].IsZero() {
@@ -131,7 +131,7 @@ type follower struct {
 
 // followers returns the members other than w that are up or due for a
 // try. A member due for a try is tried by one call at a time.
-func (s *store) followers(w int) []follower {
+func (s *Store) followers(w int) []follower {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
@@ -153,7 +153,7 @@ func (s *store) followers(w int) []follower {
 // down; an answer brings a probed member back, as a replica (the writer
 // does not move back to it: it may have missed writes while it was down).
 // It reports whether the follower answered.
-func (s *store) settle(ctx context.Context, f follower, err error) bool {
+func (s *Store) settle(ctx context.Context, f follower, err error) bool {
 	if s.failed(ctx, f.i, err) {
 		return false
 	}

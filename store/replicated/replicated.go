@@ -92,6 +92,14 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+var (
+	_ httpsession.Toucher    = (*Store)(nil)
+	_ httpsession.Lister     = (*Store)(nil)
+	_ httpsession.Cleaner    = (*Store)(nil)
+	_ httpsession.OwnerIndex = (*Store)(nil)
+	_ httpsession.Pinger     = (*Store)(nil)
+)
+
 // Defaults and limits.
 const (
 	defaultRetryAfter   = 5 * time.Second
@@ -104,18 +112,6 @@ const (
 	// pingTimeout bounds New's ping of each member.
 	pingTimeout = 5 * time.Second
 )
-
-// Store is a replicated store as New returns it: an httpsession.Store and
-// Pinger whose dynamic type also implements httpsession.Toucher, Lister,
-// Cleaner and OwnerIndex exactly when every member does.
-type Store interface {
-	httpsession.Store
-	// Ping reports an error only when no member answers: the store works
-	// while one does. Status tells which are down.
-	httpsession.Pinger
-	// Status reports which member writes and which are down.
-	Status() Status
-}
 
 // Status describes a replicated store's members.
 type Status struct {
@@ -138,7 +134,14 @@ type Status struct {
 // history.
 var errDiverged = errors.New("replicated: the replica holds a write of another history")
 
-type store struct {
+// Store keeps every record on a primary and its replicas. It is an
+// httpsession.Store with every optional interface: Touch, List,
+// DeleteExpired and OwnerKeys work when every member implements the
+// interface, and answer an error wrapping httpsession.ErrNotSupported
+// otherwise, which the Manager treats as a store without it. Ping reports
+// an error only when no member answers: the store works while one does;
+// Status tells which are down. Create it with New.
+type Store struct {
 	members      []httpsession.Store
 	retryAfter   time.Duration
 	tombstoneTTL time.Duration
@@ -155,7 +158,7 @@ type store struct {
 // New returns a store that keeps every record on primary and on each of
 // replicas (at least one), after checking that every member that
 // implements httpsession.Pinger answers.
-func New(primary httpsession.Store, replicas []httpsession.Store, opts Options) (Store, error) {
+func New(primary httpsession.Store, replicas []httpsession.Store, opts Options) (*Store, error) {
 	if primary == nil {
 		return nil, errors.New("replicated: New needs a primary store")
 	}
@@ -179,7 +182,7 @@ func New(primary httpsession.Store, replicas []httpsession.Store, opts Options) 
 			}
 		}
 	}
-	s := &store{
+	s := &Store{
 		members:      members,
 		retryAfter:   opts.RetryAfter,
 		tombstoneTTL: opts.TombstoneTTL,
@@ -195,12 +198,12 @@ func New(primary httpsession.Store, replicas []httpsession.Store, opts Options) 
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	return withCapabilities(s, members), nil
+	return s, nil
 }
 
 // Get reads the record from the writer, moving on to the next member when
 // the writer is down.
-func (s *store) Get(ctx context.Context, key string) (httpsession.Record, error) {
+func (s *Store) Get(ctx context.Context, key string) (httpsession.Record, error) {
 	var rec httpsession.Record
 	_, err := s.onWriter(ctx, func(w int) (err error) {
 		rec, err = s.get(ctx, w, key)
@@ -210,7 +213,7 @@ func (s *store) Get(ctx context.Context, key string) (httpsession.Record, error)
 }
 
 // get reads the record under key from member i.
-func (s *store) get(ctx context.Context, i int, key string) (httpsession.Record, error) {
+func (s *Store) get(ctx context.Context, i int, key string) (httpsession.Record, error) {
 	mr, err := s.members[i].Get(ctx, key)
 	if err != nil {
 		return httpsession.Record{}, fmt.Errorf("replicated: %s: %w", name(i), err)
@@ -231,7 +234,7 @@ type copyOf struct {
 
 // Put decides the compare-and-set on the writer and copies the write to
 // every other member that is up.
-func (s *store) Put(ctx context.Context, key string, rec httpsession.Record) (uint64, error) {
+func (s *Store) Put(ctx context.Context, key string, rec httpsession.Record) (uint64, error) {
 	var c copyOf
 	w, err := s.onWriter(ctx, func(w int) (err error) {
 		c, err = s.cas(ctx, w, key, rec)
@@ -265,7 +268,7 @@ func (s *store) Put(ctx context.Context, key string, rec httpsession.Record) (ui
 }
 
 // cas writes rec on member w if the version there is rec.Version.
-func (s *store) cas(ctx context.Context, w int, key string, rec httpsession.Record) (copyOf, error) {
+func (s *Store) cas(ctx context.Context, w int, key string, rec httpsession.Record) (copyOf, error) {
 	m := s.members[w]
 	prev, k, mv, err := s.read(ctx, w, key)
 	if err != nil {
@@ -288,7 +291,7 @@ func (s *store) cas(ctx context.Context, w int, key string, rec httpsession.Reco
 
 // read returns the header, kind and member version of the record under key
 // on member i; foreign and 0 when there is none.
-func (s *store) read(ctx context.Context, i int, key string) (header, kind, uint64, error) {
+func (s *Store) read(ctx context.Context, i int, key string) (header, kind, uint64, error) {
 	mr, err := s.members[i].Get(ctx, key)
 	switch {
 	case errors.Is(err, httpsession.ErrNotFound):
@@ -312,7 +315,7 @@ func newVersion(old uint64) uint64 {
 
 // copyTo writes the copy c on member i unless the member holds it or a
 // later write, or one of another history (errDiverged).
-func (s *store) copyTo(ctx context.Context, i int, key string, c copyOf) error {
+func (s *Store) copyTo(ctx context.Context, i int, key string, c copyOf) error {
 	return s.overwrite(ctx, i, key, func(cur header, k kind) (httpsession.Record, error) {
 		switch copyOnto(cur, k, c.h, c.create) {
 		case skip:
@@ -330,7 +333,7 @@ var errSkip = errors.New("skip")
 // overwrite replaces the record under key on member i with what decide
 // returns for the record there, with the member's compare-and-set, and
 // tries again when the record changes in between.
-func (s *store) overwrite(ctx context.Context, i int, key string, decide func(cur header, k kind) (httpsession.Record, error)) error {
+func (s *Store) overwrite(ctx context.Context, i int, key string, decide func(cur header, k kind) (httpsession.Record, error)) error {
 	for range copyAttempts {
 		cur, k, mv, err := s.read(ctx, i, key)
 		if err != nil {
@@ -357,7 +360,7 @@ func (s *store) overwrite(ctx context.Context, i int, key string, decide func(cu
 
 // Delete leaves a tombstone under key on the writer, then on every other
 // member that is up.
-func (s *store) Delete(ctx context.Context, key string) error {
+func (s *Store) Delete(ctx context.Context, key string) error {
 	w, err := s.onWriter(ctx, func(w int) error { return s.bury(ctx, w, key) })
 	if err != nil {
 		return err
@@ -369,7 +372,7 @@ func (s *store) Delete(ctx context.Context, key string) error {
 }
 
 // bury replaces the record under key on member i with a tombstone.
-func (s *store) bury(ctx context.Context, i int, key string) error {
+func (s *Store) bury(ctx context.Context, i int, key string) error {
 	expires := time.Now().Add(s.tombstoneTTL)
 	return s.overwrite(ctx, i, key, func(cur header, k kind) (httpsession.Record, error) {
 		if k == tombstone {
@@ -379,9 +382,12 @@ func (s *store) bury(ctx context.Context, i int, key string) error {
 	})
 }
 
-// touch moves the expiry of the live record under key on the writer, then
+// Touch moves the expiry of the live record under key on the writer, then
 // on every other member that is up and holds it.
-func (s *store) touch(ctx context.Context, key string, expires time.Time) error {
+func (s *Store) Touch(ctx context.Context, key string, expires time.Time) error {
+	if !all[httpsession.Toucher](s.members) {
+		return lacks("Touch")
+	}
 	w, err := s.onWriter(ctx, func(w int) error {
 		// A tombstone is no record to touch.
 		if _, err := s.get(ctx, w, key); err != nil {
@@ -400,7 +406,7 @@ func (s *store) touch(ctx context.Context, key string, expires time.Time) error 
 
 // Ping reports an error only when no member answers. A member that does
 // not implement httpsession.Pinger counts as answering.
-func (s *store) Ping(ctx context.Context) error {
+func (s *Store) Ping(ctx context.Context) error {
 	var errs []error
 	for i, m := range s.members {
 		p, ok := m.(httpsession.Pinger)
@@ -417,7 +423,7 @@ func (s *store) Ping(ctx context.Context) error {
 }
 
 // Status reports which member writes and which are down.
-func (s *store) Status() Status {
+func (s *Store) Status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := Status{Writer: s.writer, Failovers: s.failovers, CopyFailures: s.copyFailures, Diverged: s.diverged}
@@ -429,8 +435,12 @@ func (s *store) Status() Status {
 	return st
 }
 
-// list lists the writer's records, skipping tombstones.
-func (s *store) list(ctx context.Context, fn func(key string, rec httpsession.Record) bool) error {
+// List lists the writer's records, skipping tombstones, and moves on to
+// the next member if the writer fails before the first record.
+func (s *Store) List(ctx context.Context, fn func(key string, rec httpsession.Record) bool) error {
+	if !all[httpsession.Lister](s.members) {
+		return lacks("List")
+	}
 	_, err := s.onWriter(ctx, func(w int) error {
 		started := false
 		err := s.members[w].(httpsession.Lister).List(ctx, func(key string, mr httpsession.Record) bool {
@@ -452,8 +462,11 @@ func (s *store) list(ctx context.Context, fn func(key string, rec httpsession.Re
 	return err
 }
 
-// ownerKeys asks the writer's owner index. Tombstones have no owner.
-func (s *store) ownerKeys(ctx context.Context, owner string) ([]string, error) {
+// OwnerKeys asks the writer's owner index. Tombstones have no owner.
+func (s *Store) OwnerKeys(ctx context.Context, owner string) ([]string, error) {
+	if !all[httpsession.OwnerIndex](s.members) {
+		return nil, lacks("OwnerKeys")
+	}
 	var keys []string
 	_, err := s.onWriter(ctx, func(w int) (err error) {
 		keys, err = s.members[w].(httpsession.OwnerIndex).OwnerKeys(ctx, owner)
@@ -462,9 +475,13 @@ func (s *store) ownerKeys(ctx context.Context, owner string) ([]string, error) {
 	return keys, err
 }
 
-// deleteExpired deletes expired records (and tombstones) on the writer and
-// then on every other member that is up.
-func (s *store) deleteExpired(ctx context.Context, limit int) (int, error) {
+// DeleteExpired deletes expired records (and tombstones) on the writer and
+// then on every other member that is up, and reports how many the writer
+// removed.
+func (s *Store) DeleteExpired(ctx context.Context, limit int) (int, error) {
+	if !all[httpsession.Cleaner](s.members) {
+		return 0, lacks("DeleteExpired")
+	}
 	var n int
 	w, err := s.onWriter(ctx, func(w int) (err error) {
 		n, err = s.members[w].(httpsession.Cleaner).DeleteExpired(ctx, limit)
@@ -478,4 +495,19 @@ func (s *store) deleteExpired(ctx context.Context, limit int) (int, error) {
 		s.settle(ctx, f, err)
 	}
 	return n, nil
+}
+
+// all reports whether every member implements I.
+func all[I any](members []httpsession.Store) bool {
+	for _, m := range members {
+		if _, ok := m.(I); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// lacks is the error of a method that not every member has.
+func lacks(method string) error {
+	return fmt.Errorf("replicated: not every member has %s: %w", method, httpsession.ErrNotSupported)
 }

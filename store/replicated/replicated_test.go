@@ -17,6 +17,7 @@ import (
 	"github.com/bradfitz/gomemcache/memcache"
 
 	"github.com/httpsession/httpsession"
+	"github.com/httpsession/httpsession/internal/lackstore"
 	"github.com/httpsession/httpsession/internal/testservice"
 	"github.com/httpsession/httpsession/store/memcachestore"
 	"github.com/httpsession/httpsession/store/memstore"
@@ -33,7 +34,7 @@ func newMemstore(t testing.TB) *memstore.Store {
 	return m
 }
 
-func newReplicated(t testing.TB, primary httpsession.Store, replicas []httpsession.Store, opts Options) Store {
+func newReplicated(t testing.TB, primary httpsession.Store, replicas []httpsession.Store, opts Options) *Store {
 	t.Helper()
 	if opts.Logger == nil {
 		opts.Logger = quiet
@@ -128,37 +129,30 @@ func downFlaky(m *memstore.Store) *flaky {
 	return f
 }
 
+// Each optional method works when every member has its interface, and
+// answers ErrNotSupported when one member lacks it (as memcached lacks
+// Lister and Cleaner).
 func TestCapabilities(t *testing.T) {
-	all := newReplicated(t, newMemstore(t), []httpsession.Store{newMemstore(t)}, Options{})
-	for name, ok := range map[string]bool{
-		"Toucher":    is[httpsession.Toucher](all),
-		"Lister":     is[httpsession.Lister](all),
-		"Cleaner":    is[httpsession.Cleaner](all),
-		"OwnerIndex": is[httpsession.OwnerIndex](all),
-		"Pinger":     is[httpsession.Pinger](all),
-	} {
-		if !ok {
-			t.Errorf("replicated memstores are not a %s", name)
+	m := newMemstore(t)
+	full := newReplicated(t, newMemstore(t), []httpsession.Store{newMemstore(t)}, Options{})
+	for _, name := range lackstore.Names {
+		if err := lackstore.Call(full, name); err != nil && !errors.Is(err, httpsession.ErrNotFound) {
+			t.Errorf("%s on replicated memstores: %v", name, err)
 		}
 	}
-	// A member without Lister and Cleaner (as memcached is) takes them
-	// away; Toucher and OwnerIndex stay.
-	mixed := newReplicated(t, newMemstore(t), []httpsession.Store{struct {
-		httpsession.Store
-		httpsession.Toucher
-		httpsession.OwnerIndex
-	}{newMemstore(t), newMemstore(t), newMemstore(t)}}, Options{})
-	if is[httpsession.Lister](mixed) || is[httpsession.Cleaner](mixed) {
-		t.Error("a replicated store with a member that cannot list or clean claims to")
+	for _, lack := range lackstore.Names {
+		s := newReplicated(t, newMemstore(t), []httpsession.Store{lackstore.Without(m, lack)}, Options{})
+		for _, name := range lackstore.Names {
+			err := lackstore.Call(s, name)
+			if unsupported := errors.Is(err, httpsession.ErrNotSupported); unsupported != (name == lack) ||
+				err != nil && !unsupported && !errors.Is(err, httpsession.ErrNotFound) {
+				t.Errorf("%s with a replica without %s: %v", name, lack, err)
+			}
+		}
+		if st := s.Status(); len(st.Down) != 0 || st.Failovers != 0 {
+			t.Errorf("ErrNotSupported took a member down: %+v", st)
+		}
 	}
-	if !is[httpsession.Toucher](mixed) || !is[httpsession.OwnerIndex](mixed) {
-		t.Error("a replicated store whose members all touch and index owners does not")
-	}
-}
-
-func is[I any](s any) bool {
-	_, ok := s.(I)
-	return ok
 }
 
 // errDown is what a flaky member says while it is down.
@@ -265,7 +259,7 @@ func wantRecord(t *testing.T, s httpsession.Store, data string, version uint64, 
 	}
 }
 
-func wantStatus(t *testing.T, s Store, writer int, down ...int) {
+func wantStatus(t *testing.T, s *Store, writer int, down ...int) {
 	t.Helper()
 	st := s.Status()
 	if st.Writer != writer || !slices.Equal(st.Down, down) {
@@ -297,7 +291,7 @@ func TestFailover(t *testing.T) {
 	r.down.Store(true)
 	wantRecord(t, s, "three", v3, "replica down")
 	wantStatus(t, s, 0, 1)
-	if err := s.(httpsession.Toucher).Touch(t.Context(), key, time.Now().Add(2*time.Hour)); err != nil {
+	if err := s.Touch(t.Context(), key, time.Now().Add(2*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Delete(t.Context(), key); err != nil {

@@ -135,7 +135,7 @@ func Bench(b *testing.B, newStore func(b *testing.B) httpsession.Store, opts Ben
 	b.Run("Touch", func(b *testing.B) {
 		s := newStore(b)
 		t, ok := s.(httpsession.Toucher)
-		if !ok {
+		if !ok || !offers[httpsession.Toucher](s) {
 			b.Skipf("%T does not implement httpsession.Toucher", s)
 		}
 		keys, _ := fill(b, s)

@@ -185,18 +185,18 @@ func testExpiryAbsentEverywhere(c *checker) {
 	c.wantConflict(err, "Put with the version of an expired record")
 	c.wantAbsent(c.key("put"), "after a conflicting Put on an expired record")
 
-	if _, ok := c.s.(httpsession.Toucher); ok {
+	if offers[httpsession.Toucher](c.s) {
 		if err := c.touch(c.key("touch"), inAnHour()); !errors.Is(err, httpsession.ErrNotFound) {
 			c.t.Errorf("Touch of an expired record: got error %v, want ErrNotFound", err)
 		}
 		c.wantAbsent(c.key("touch"), "after Touch of an expired record")
 	}
-	if _, ok := c.s.(httpsession.OwnerIndex); ok {
+	if offers[httpsession.OwnerIndex](c.s) {
 		if d := c.ownerDiff("u1", c.key("live")); d != "" {
 			c.t.Errorf("%s after a record of u1 expired", d)
 		}
 	}
-	if _, ok := c.s.(httpsession.Lister); ok {
+	if offers[httpsession.Lister](c.s) {
 		got := c.list()
 		for k, rec := range got {
 			if k != c.key("live") {

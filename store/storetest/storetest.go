@@ -23,7 +23,9 @@
 // large, binary and empty values, many keys, concurrent writers) and each
 // optional interface the store implements: Toucher, Lister, Cleaner,
 // OwnerIndex and Pinger. Subtests for an interface the store lacks are
-// skipped with a message saying so.
+// skipped with a message saying so; so are those of an interface whose
+// method answers httpsession.ErrNotSupported, as a wrapper store's does
+// when the store behind lacks it.
 //
 // The suite waits for real expiry, about three seconds in all on a
 // fine-grained store plus a few multiples of Options.ExpiryGranularity.
@@ -62,6 +64,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,30 +132,30 @@ func Run(t *testing.T, newStore func(t *testing.T) httpsession.Store, opts Optio
 			{"CASIncrements", testCASIncrements},
 			{"CreateRace", testCreateRace},
 		}},
-		{"Toucher", implements[httpsession.Toucher], []test{
+		{"Toucher", offers[httpsession.Toucher], []test{
 			{"MovesExpiry", testTouchMovesExpiry},
 			{"Absent", testTouchAbsent},
 		}},
-		{"Lister", implements[httpsession.Lister], []test{
+		{"Lister", offers[httpsession.Lister], []test{
 			{"LiveOnly", testListLiveOnly},
 			{"Stop", testListStop},
 			{"CallbackUsesStore", testListCallbackUsesStore},
 		}},
-		{"Cleaner", implements[httpsession.Cleaner], []test{
+		{"Cleaner", offers[httpsession.Cleaner], []test{
 			{"DeleteExpired", testDeleteExpired},
 		}},
-		{"OwnerIndex", implements[httpsession.OwnerIndex], []test{
+		{"OwnerIndex", offers[httpsession.OwnerIndex], []test{
 			{"Keys", testOwnerKeys},
 			{"NoOwner", testOwnerNone},
 		}},
-		{"Pinger", implements[httpsession.Pinger], []test{
+		{"Pinger", offers[httpsession.Pinger], []test{
 			{"Ping", testPing},
 		}},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
 			if g.needs != nil && !g.needs(newStore(t)) {
-				t.Skipf("store does not implement httpsession.%s", g.name)
+				t.Skipf("store does not implement httpsession.%s, or answers ErrNotSupported", g.name)
 			}
 			for _, tc := range g.tests {
 				t.Run(tc.name, func(t *testing.T) {
@@ -163,9 +166,27 @@ func Run(t *testing.T, newStore func(t *testing.T) httpsession.Store, opts Optio
 	}
 }
 
-func implements[I any](s httpsession.Store) bool {
-	_, ok := s.(I)
-	return ok
+// offers reports whether s has the optional interface I: it implements I
+// and a call of it on a key and an owner never written does not answer
+// ErrNotSupported, as a wrapper over a store without I does.
+func offers[I any](s httpsession.Store) bool {
+	if _, ok := s.(I); !ok {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	var err error
+	switch any((*I)(nil)).(type) {
+	case *httpsession.Toucher:
+		err = s.(httpsession.Toucher).Touch(ctx, strings.Repeat("0", 64), time.Now().Add(time.Hour))
+	case *httpsession.Lister:
+		err = s.(httpsession.Lister).List(ctx, func(string, httpsession.Record) bool { return false })
+	case *httpsession.Cleaner:
+		_, err = s.(httpsession.Cleaner).DeleteExpired(ctx, 1)
+	case *httpsession.OwnerIndex:
+		_, err = s.(httpsession.OwnerIndex).OwnerKeys(ctx, "storetest: an owner never written")
+	}
+	return !errors.Is(err, httpsession.ErrNotSupported)
 }
 
 // checker is one subtest's store with helpers that bound every call with a

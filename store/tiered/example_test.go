@@ -45,9 +45,10 @@ func Example() {
 	fmt.Printf("B reads %s\n", rec.Data)
 	fmt.Printf("B: %+v\n", b.Stats())
 
-	// The tiered store has the capabilities of the shared one.
-	_, lists := a.(httpsession.Lister)
-	fmt.Println("lists:", lists)
+	// The tiered store lists what the shared one holds.
+	n := 0
+	a.List(ctx, func(string, httpsession.Record) bool { n++; return true })
+	fmt.Println("listed:", n)
 
 	// A Manager uses it like any store.
 	m, err := httpsession.New(httpsession.Config{Store: a})
@@ -61,5 +62,5 @@ func Example() {
 	// B still reads cart=1
 	// B reads cart=2
 	// B: {LocalHits:1 SharedGets:2}
-	// lists: true
+	// listed: 1
 }

@@ -33,16 +33,14 @@
 //
 // # Optional interfaces
 //
-// The value New returns implements httpsession.Toucher, Lister, Cleaner and
-// OwnerIndex exactly when the shared store does, and passes them through
-// to it; Pinger always (it pings the shared store if that can be pinged).
-// The Manager finds these capabilities by type assertion, so a tiered
-// store that claimed Lister over memcached, which cannot list, would make
-// the Manager's Iterate fail instead of reporting ErrNotSupported, and a
-// claimed OwnerIndex would stop SessionsOf from falling back to a scan.
-// That is why New returns the interface Store, whose dynamic type is one
-// of sixteen small wrappers chosen at construction, rather than a struct
-// pointer that would claim every capability or none.
+// A tiered Store has every method of httpsession.Toucher, Lister, Cleaner,
+// OwnerIndex and Pinger. Touch, List, DeleteExpired and OwnerKeys pass
+// through to the shared store, or answer an error wrapping
+// httpsession.ErrNotSupported when it lacks the interface (over memcached,
+// List does); the Manager, admin and sessionctl then do what they do for a
+// store without that interface (SessionsOf scans, Iterate reports
+// ErrNotSupported, the janitor stops). Ping pings the shared store if that
+// can be pinged, and answers nil otherwise.
 package tiered
 
 import (
@@ -57,6 +55,14 @@ import (
 
 	"github.com/httpsession/httpsession"
 	"github.com/httpsession/httpsession/store/memstore"
+)
+
+var (
+	_ httpsession.Toucher    = (*Store)(nil)
+	_ httpsession.Lister     = (*Store)(nil)
+	_ httpsession.Cleaner    = (*Store)(nil)
+	_ httpsession.OwnerIndex = (*Store)(nil)
+	_ httpsession.Pinger     = (*Store)(nil)
 )
 
 // Options configure a tiered store.
@@ -74,19 +80,6 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Store is a tiered store as New returns it: an httpsession.Store and
-// Pinger whose dynamic type also implements httpsession.Toucher, Lister,
-// Cleaner and OwnerIndex exactly when the shared store does.
-type Store interface {
-	httpsession.Store
-	httpsession.Pinger
-	// Stats returns counts of how Gets were answered.
-	Stats() Stats
-	// Close stops the local cache's cleanup goroutine. It does not close
-	// the shared store.
-	Close() error
-}
-
 // Stats count how a tiered store answered Gets.
 type Stats struct {
 	// LocalHits is the number of Gets answered from a local copy.
@@ -99,8 +92,10 @@ type Stats struct {
 // share them by hash.
 const stripeCount = 256
 
-// store is the core of every wrapper that New returns.
-type store struct {
+// Store is an in-process read cache in front of a shared store. It is an
+// httpsession.Store with every optional interface (see the package
+// documentation) and is safe for concurrent use. Create it with New.
+type Store struct {
 	shared   httpsession.Store
 	local    *memstore.Store
 	maxStale time.Duration
@@ -123,14 +118,14 @@ type stripe struct {
 
 // New returns a tiered store that caches shared's records in process.
 // Call Close when done with it.
-func New(shared httpsession.Store, opts Options) (Store, error) {
+func New(shared httpsession.Store, opts Options) (*Store, error) {
 	if shared == nil {
 		return nil, errors.New("tiered: New needs a shared store")
 	}
 	if opts.MaxStale <= 0 {
 		return nil, fmt.Errorf("tiered: Options.MaxStale is %v: want more than 0 (1s is a good start)", opts.MaxStale)
 	}
-	s := &store{
+	s := &Store{
 		shared:   shared,
 		local:    memstore.New(opts.Local),
 		maxStale: opts.MaxStale,
@@ -140,7 +135,7 @@ func New(shared httpsession.Store, opts Options) (Store, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	return withCapabilities(s, shared), nil
+	return s, nil
 }
 
 // background is the context of local-cache calls: an update of the local
@@ -151,7 +146,7 @@ var background = context.Background()
 // Get returns the local copy of the record under key while it is younger
 // than MaxStale, and otherwise the shared store's record, which it keeps
 // as the new local copy.
-func (s *store) Get(ctx context.Context, key string) (httpsession.Record, error) {
+func (s *Store) Get(ctx context.Context, key string) (httpsession.Record, error) {
 	if rec, ok := s.fresh(key); ok {
 		s.hits.Add(1)
 		return rec, nil
@@ -173,7 +168,7 @@ func (s *store) Get(ctx context.Context, key string) (httpsession.Record, error)
 // Put writes rec to the shared store, whose compare-and-set decides, and
 // then keeps it, with the version the shared store gave it, as the local
 // copy. When the shared store refuses or fails, the local copy is dropped.
-func (s *store) Put(ctx context.Context, key string, rec httpsession.Record) (uint64, error) {
+func (s *Store) Put(ctx context.Context, key string, rec httpsession.Record) (uint64, error) {
 	st := s.stripe(key)
 	gen := st.generation()
 	written := s.now()
@@ -191,7 +186,7 @@ func (s *store) Put(ctx context.Context, key string, rec httpsession.Record) (ui
 
 // Delete removes the record from the shared store and drops the local
 // copy, even when the shared store fails.
-func (s *store) Delete(ctx context.Context, key string) error {
+func (s *Store) Delete(ctx context.Context, key string) error {
 	err := s.shared.Delete(ctx, key)
 	s.stripe(key).settle(0, nil, func() { s.drop(key) })
 	return err
@@ -199,7 +194,7 @@ func (s *store) Delete(ctx context.Context, key string) error {
 
 // Ping pings the shared store if it implements httpsession.Pinger, and
 // returns nil otherwise.
-func (s *store) Ping(ctx context.Context) error {
+func (s *Store) Ping(ctx context.Context) error {
 	if p, ok := s.shared.(httpsession.Pinger); ok {
 		return p.Ping(ctx)
 	}
@@ -207,18 +202,25 @@ func (s *store) Ping(ctx context.Context) error {
 }
 
 // Stats returns counts of how Gets were answered.
-func (s *store) Stats() Stats {
+func (s *Store) Stats() Stats {
 	return Stats{LocalHits: s.hits.Load(), SharedGets: s.misses.Load()}
 }
 
-// Close stops the local cache's cleanup goroutine.
-func (s *store) Close() error { return s.local.Close() }
+// Close stops the local cache's cleanup goroutine. It does not close the
+// shared store.
+func (s *Store) Close() error { return s.local.Close() }
 
-// touch moves the expiry in the shared store, then in the local copy.
-func (s *store) touch(ctx context.Context, key string, expires time.Time) error {
+// Touch moves the record's expiry in the shared store and then in the
+// local copy. Over a shared store without Touch it answers
+// httpsession.ErrNotSupported.
+func (s *Store) Touch(ctx context.Context, key string, expires time.Time) error {
+	t, ok := s.shared.(httpsession.Toucher)
+	if !ok {
+		return s.lacks("Touch")
+	}
 	st := s.stripe(key)
 	gen := st.generation()
-	err := s.shared.(httpsession.Toucher).Touch(ctx, key, expires)
+	err := t.Touch(ctx, key, expires)
 	st.settle(gen, func() {
 		if err != nil {
 			s.drop(key)
@@ -230,7 +232,45 @@ func (s *store) touch(ctx context.Context, key string, expires time.Time) error 
 	return err
 }
 
-func (s *store) stripe(key string) *stripe {
+// List lists the shared store's records; it neither reads nor fills the
+// local cache. Over a shared store that cannot list it answers
+// httpsession.ErrNotSupported.
+func (s *Store) List(ctx context.Context, fn func(key string, rec httpsession.Record) bool) error {
+	l, ok := s.shared.(httpsession.Lister)
+	if !ok {
+		return s.lacks("List")
+	}
+	return l.List(ctx, fn)
+}
+
+// DeleteExpired deletes expired records from the shared store; local
+// copies end at their Expires on their own. Over a shared store without
+// DeleteExpired (one that expires records itself) it answers
+// httpsession.ErrNotSupported.
+func (s *Store) DeleteExpired(ctx context.Context, limit int) (int, error) {
+	c, ok := s.shared.(httpsession.Cleaner)
+	if !ok {
+		return 0, s.lacks("DeleteExpired")
+	}
+	return c.DeleteExpired(ctx, limit)
+}
+
+// OwnerKeys asks the shared store's owner index. Over a shared store
+// without one it answers httpsession.ErrNotSupported.
+func (s *Store) OwnerKeys(ctx context.Context, owner string) ([]string, error) {
+	o, ok := s.shared.(httpsession.OwnerIndex)
+	if !ok {
+		return nil, s.lacks("OwnerKeys")
+	}
+	return o.OwnerKeys(ctx, owner)
+}
+
+// lacks is the error of a method the shared store does not have.
+func (s *Store) lacks(method string) error {
+	return fmt.Errorf("tiered: the shared store (%T) has no %s: %w", s.shared, method, httpsession.ErrNotSupported)
+}
+
+func (s *Store) stripe(key string) *stripe {
 	return &s.stripes[maphash.String(s.seed, key)%stripeCount]
 }
 
@@ -262,7 +302,7 @@ const localHeaderLen = 16
 // install makes rec, as the shared store held it at fetched, the local
 // copy. The stripe's lock must be held. A record too large for the local
 // cache, or already expired, leaves no copy.
-func (s *store) install(key string, rec httpsession.Record, fetched time.Time) {
+func (s *Store) install(key string, rec httpsession.Record, fetched time.Time) {
 	data := make([]byte, localHeaderLen, localHeaderLen+len(rec.Data))
 	binary.BigEndian.PutUint64(data, rec.Version)
 	binary.BigEndian.PutUint64(data[8:], uint64(fetched.UnixNano()))
@@ -275,11 +315,11 @@ func (s *store) install(key string, rec httpsession.Record, fetched time.Time) {
 
 // drop removes the local copy. memstore's Delete fails only on an ended
 // context, which background never is.
-func (s *store) drop(key string) { _ = s.local.Delete(background, key) }
+func (s *Store) drop(key string) { _ = s.local.Delete(background, key) }
 
 // fresh returns the local copy of key if there is one younger than
 // MaxStale. A copy from the future (the clock went back) is not fresh.
-func (s *store) fresh(key string) (httpsession.Record, bool) {
+func (s *Store) fresh(key string) (httpsession.Record, bool) {
 	lr, err := s.local.Get(background, key)
 	if err != nil || len(lr.Data) < localHeaderLen {
 		return httpsession.Record{}, false

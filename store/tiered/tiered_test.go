@@ -14,6 +14,7 @@ import (
 	"github.com/bradfitz/gomemcache/memcache"
 
 	"github.com/httpsession/httpsession"
+	"github.com/httpsession/httpsession/internal/lackstore"
 	"github.com/httpsession/httpsession/internal/testservice"
 	"github.com/httpsession/httpsession/store/memcachestore"
 	"github.com/httpsession/httpsession/store/memstore"
@@ -28,7 +29,7 @@ func newMemstore(t testing.TB) *memstore.Store {
 	return m
 }
 
-func newTiered(t testing.TB, shared httpsession.Store, opts Options) Store {
+func newTiered(t testing.TB, shared httpsession.Store, opts Options) *Store {
 	t.Helper()
 	if opts.MaxStale == 0 {
 		opts.MaxStale = time.Second
@@ -109,132 +110,61 @@ func TestNewRefusesBadOptions(t *testing.T) {
 	}
 }
 
-// The wrapper New returns implements exactly the optional interfaces of
-// the shared store, for every combination of them.
+// Each optional method passes through to the shared store, or answers
+// ErrNotSupported when the shared store lacks its interface.
 func TestCapabilities(t *testing.T) {
 	m := newMemstore(t)
-	for mask := range 16 {
-		want := [4]bool{mask&8 != 0, mask&4 != 0, mask&2 != 0, mask&1 != 0}
-		shared := sharedWith(m, want)
-		s := newTiered(t, shared, Options{})
-		got := [4]bool{is[httpsession.Toucher](s), is[httpsession.Lister](s), is[httpsession.Cleaner](s), is[httpsession.OwnerIndex](s)}
-		if got != want {
-			t.Errorf("over a store with Toucher, Lister, Cleaner, OwnerIndex = %v: tiered store has %v", want, got)
-		}
-		if !is[httpsession.Pinger](s) {
-			t.Errorf("tiered store over %v is not a Pinger", want)
+	bare := newTiered(t, lackstore.Bare(m), Options{})
+	for _, name := range lackstore.Names {
+		if err := lackstore.Call(bare, name); !errors.Is(err, httpsession.ErrNotSupported) {
+			t.Errorf("%s over a store without optional interfaces: %v, want ErrNotSupported", name, err)
 		}
 	}
-	// The stores of this module.
-	if s := newTiered(t, m, Options{}); !is[httpsession.Lister](s) || !is[httpsession.Cleaner](s) {
-		t.Error("tiered store over a memstore does not list or clean")
+	if err := bare.Ping(t.Context()); err != nil {
+		t.Errorf("Ping over a store that cannot ping: %v", err)
+	}
+	for _, lack := range lackstore.Names {
+		s := newTiered(t, lackstore.Without(m, lack), Options{})
+		for _, name := range lackstore.Names {
+			err := lackstore.Call(s, name)
+			if unsupported := errors.Is(err, httpsession.ErrNotSupported); unsupported != (name == lack) ||
+				err != nil && !unsupported && !errors.Is(err, httpsession.ErrNotFound) {
+				t.Errorf("%s over a store without %s: %v", name, lack, err)
+			}
+		}
 	}
 }
 
-func is[I any](s any) bool {
-	_, ok := s.(I)
-	return ok
-}
-
-// sharedWith returns m behind a type that has the optional interfaces
-// flagged in caps (Toucher, Lister, Cleaner, OwnerIndex) and no others.
-func sharedWith(m *memstore.Store, caps [4]bool) httpsession.Store {
-	type (
-		T = httpsession.Toucher
-		L = httpsession.Lister
-		C = httpsession.Cleaner
-		O = httpsession.OwnerIndex
-		S = httpsession.Store
-	)
-	switch caps {
-	case [4]bool{}:
-		return struct{ S }{m}
-	case [4]bool{true, false, false, false}:
-		return struct {
-			S
-			T
-		}{m, m}
-	case [4]bool{false, true, false, false}:
-		return struct {
-			S
-			L
-		}{m, m}
-	case [4]bool{false, false, true, false}:
-		return struct {
-			S
-			C
-		}{m, m}
-	case [4]bool{false, false, false, true}:
-		return struct {
-			S
-			O
-		}{m, m}
-	case [4]bool{true, true, false, false}:
-		return struct {
-			S
-			T
-			L
-		}{m, m, m}
-	case [4]bool{true, false, true, false}:
-		return struct {
-			S
-			T
-			C
-		}{m, m, m}
-	case [4]bool{true, false, false, true}:
-		return struct {
-			S
-			T
-			O
-		}{m, m, m}
-	case [4]bool{false, true, true, false}:
-		return struct {
-			S
-			L
-			C
-		}{m, m, m}
-	case [4]bool{false, true, false, true}:
-		return struct {
-			S
-			L
-			O
-		}{m, m, m}
-	case [4]bool{false, false, true, true}:
-		return struct {
-			S
-			C
-			O
-		}{m, m, m}
-	case [4]bool{true, true, true, false}:
-		return struct {
-			S
-			T
-			L
-			C
-		}{m, m, m, m}
-	case [4]bool{true, true, false, true}:
-		return struct {
-			S
-			T
-			L
-			O
-		}{m, m, m, m}
-	case [4]bool{true, false, true, true}:
-		return struct {
-			S
-			T
-			C
-			O
-		}{m, m, m, m}
-	case [4]bool{false, true, true, true}:
-		return struct {
-			S
-			L
-			C
-			O
-		}{m, m, m, m}
-	default:
-		return m
+// A Manager over a tiered store whose shared store has no owner index
+// finds an owner's sessions by a scan, and one over a store that cannot
+// list either reports ErrNotSupported.
+func TestManagerFallsBack(t *testing.T) {
+	m := newMemstore(t)
+	for _, c := range []struct {
+		shared httpsession.Store
+		want   error
+	}{
+		{lackstore.Without(m, "OwnerIndex"), nil},
+		{lackstore.Bare(m), httpsession.ErrNotSupported},
+	} {
+		mgr, err := httpsession.New(httpsession.Config{Store: newTiered(t, c.shared, Options{}), CleanupInterval: time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sess, err := mgr.Load(t.Context(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sess.SetOwner("ann")
+		sess.Set("k", "v")
+		if err := mgr.Save(t.Context(), sess); err != nil {
+			t.Fatal(err)
+		}
+		got, err := mgr.SessionsOf(t.Context(), "ann")
+		if c.want == nil && (err != nil || len(got) != 1) || c.want != nil && !errors.Is(err, c.want) {
+			t.Errorf("SessionsOf over %T: %d sessions, %v", c.shared, len(got), err)
+		}
+		mgr.Close()
 	}
 }
 
@@ -331,14 +261,14 @@ func TestTouchMovesLocalCopy(t *testing.T) {
 	s := newTiered(t, newMemstore(t), Options{MaxStale: time.Hour})
 	mustPut(t, s, "x", 0)
 	later := time.Now().Add(2 * time.Hour).Truncate(time.Millisecond)
-	if err := s.(httpsession.Toucher).Touch(t.Context(), key, later); err != nil {
+	if err := s.Touch(t.Context(), key, later); err != nil {
 		t.Fatal(err)
 	}
 	rec, err := s.Get(t.Context(), key)
 	if err != nil || !rec.Expires.Equal(later) {
 		t.Fatalf("after Touch: Get = %v, %v; want Expires %v", rec.Expires, err, later)
 	}
-	if err := s.(httpsession.Toucher).Touch(t.Context(), key, time.Now().Add(-time.Second)); err != nil {
+	if err := s.Touch(t.Context(), key, time.Now().Add(-time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	wantData(t, s, "", "after a Touch into the past")
