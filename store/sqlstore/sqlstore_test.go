@@ -146,8 +146,15 @@ func testDialect(t *testing.T, d sqlstore.Dialect, db *sql.DB) {
 	}
 }
 
+// stepTimeout bounds the context of ctxT, which a subtest shares between
+// all its store calls: thousands of Puts (Cleaner) or rounds of 50 racing
+// writers (CreateRaceExpired) take well over callTimeout with the race
+// detector on a loaded 2-core machine, where a shared 10 s made TestPostgres
+// fail with "context deadline exceeded".
+const stepTimeout = 2 * time.Minute
+
 func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), callTimeout)
+	ctx, cancel := context.WithTimeout(t.Context(), stepTimeout)
 	t.Cleanup(cancel)
 	return ctx
 }
