@@ -1,16 +1,21 @@
 // Package memstore is an in-process httpsession store.
 //
-// Records live in a map in the program's memory, bounded by a number of
-// entries and a number of bytes; over either bound the least recently used
-// record goes. The store is fast and needs no server, but it serves one
-// process only and is not durable: every session is lost when the program
-// restarts. Use it for tests, development and single-instance programs
-// where a restart may log users out.
+// Records live in the program's memory, bounded by a number of entries and
+// a number of bytes. Over either bound, expired records go first, then the
+// least recently used record without an owner; a record with an owner (a
+// logged-in user) goes only to make room for another record with an owner.
+// When only owned records are left, a new record without an owner is
+// refused with ErrFull, which wraps httpsession.ErrUnavailable, so a flood
+// of anonymous visitors cannot log users out.
+//
+// The store is fast and needs no server, but it serves one process only
+// and is not durable: every session is lost when the program restarts. Use
+// it for tests, development and single-instance programs where a restart
+// may log users out.
 package memstore
 
 import (
 	"bytes"
-	"container/list"
 	"context"
 	"fmt"
 	"slices"
@@ -29,9 +34,12 @@ type Options struct {
 	// held. A record that alone is over it is ErrTooLarge. The default
 	// value is 256 MiB.
 	MaxBytes int64
-	// CleanupInterval is how often a background goroutine removes expired
-	// records. A negative value turns that goroutine off. The default
-	// value is 1 minute.
+	// CleanupInterval, when positive, starts a goroutine that removes
+	// expired records that often. The default value is 0: no goroutine,
+	// because the store is a httpsession.Cleaner and the Manager's janitor
+	// sweeps it; set it only for a store used without a Manager, or there
+	// are two sweepers. Expired records are never returned either way, and
+	// they are the first to go when the store is full.
 	CleanupInterval time.Duration
 	// Now returns the current time; tests set it to move time without
 	// sleeping. The default is time.Now.
@@ -40,23 +48,44 @@ type Options struct {
 
 // Defaults for zero Options fields.
 const (
-	defaultMaxEntries      = 100_000
-	defaultMaxBytes        = 256 << 20
-	defaultCleanupInterval = time.Minute
+	defaultMaxEntries = 100_000
+	defaultMaxBytes   = 256 << 20
 )
 
+// sweepBatch bounds the records removed under one hold of the lock, so
+// that a sweep of a million expired records never stalls a request for
+// more than a fraction of a millisecond.
+const sweepBatch = 256
+
+// ErrFull is what Put returns, wrapped, when the store is at its bounds,
+// the record to write has no owner, and only records with an owner could
+// make room. It wraps httpsession.ErrUnavailable, so the Manager's default
+// ErrorHandler answers 503.
+var ErrFull = fmt.Errorf("memstore: full of sessions with an owner: %w", httpsession.ErrUnavailable)
+
 // Store is an in-process store. It implements httpsession.Store, Toucher,
-// Lister, Cleaner and OwnerIndex, and is safe for concurrent use. Call
-// Close to stop its cleanup goroutine.
+// Lister, Cleaner and OwnerIndex, and is safe for concurrent use.
+//
+// Records sit in a slab of fixed-size pages addressed by int32, and the
+// index from key to slot holds no pointers for the Manager's keys (64
+// lowercase hex characters, kept as 32 bytes), so the garbage collector
+// scans about one pointer per record, not six. Two intrusive
+// least-recently-used lists (records with and without an owner) and
+// one-second expiry buckets link slots by index.
 type Store struct {
 	maxEntries int
 	maxBytes   int64
 	now        func() time.Time
 
 	mu      sync.Mutex
-	entries map[string]*list.Element // values are *entry
-	lru     *list.List               // front: most recently used
-	owners  map[string]map[string]struct{}
+	pages   [][]slot
+	free    int32 // first free slot, linked through lru.next; none: nilSlot
+	hexKeys map[[32]byte]int32
+	strKeys map[string]int32 // keys that are not 64 lowercase hex characters
+	anon    lruList          // records without an owner
+	owned   lruList          // records with an owner
+	owners  map[string]map[int32]struct{}
+	expiry  expiryIndex
 	bytes   int64
 	version uint64 // last version issued
 
@@ -65,12 +94,29 @@ type Store struct {
 	closeOnce sync.Once
 }
 
-type entry struct {
-	key string
-	rec httpsession.Record
+// slot is one record. A slot whose inUse is false is on the free list.
+type slot struct {
+	data    []byte
+	owner   string
+	strKey  string   // the key, when it is not hex
+	hexKey  [32]byte // the key, decoded, when it is hex
+	expires int64    // Unix nanoseconds
+	version uint64
+	lru     links // in anon or owned
+	exp     links // in its expiry bucket
+	keyLen  int32
+	inUse   bool
+	isHex   bool
 }
 
-func (e *entry) size() int64 { return recordSize(e.key, e.rec) }
+func (sl *slot) size() int64 { return int64(int(sl.keyLen) + len(sl.data) + len(sl.owner)) }
+
+func (sl *slot) key() string {
+	if sl.isHex {
+		return hexString(&sl.hexKey)
+	}
+	return sl.strKey
+}
 
 func recordSize(key string, rec httpsession.Record) int64 {
 	return int64(len(key) + len(rec.Data) + len(rec.Owner))
@@ -84,17 +130,22 @@ var (
 	_ httpsession.OwnerIndex = (*Store)(nil)
 )
 
-// New returns an empty store and starts its cleanup goroutine.
+// New returns an empty store. It starts a goroutine only when
+// opts.CleanupInterval is positive.
 func New(opts Options) *Store {
 	s := &Store{
 		maxEntries: opts.MaxEntries,
 		maxBytes:   opts.MaxBytes,
 		now:        opts.Now,
-		entries:    map[string]*list.Element{},
-		lru:        list.New(),
-		owners:     map[string]map[string]struct{}{},
-		stop:       make(chan struct{}),
+		free:       nilSlot,
+		hexKeys:    map[[32]byte]int32{},
+		strKeys:    map[string]int32{},
+		anon:       newLRUList(),
+		owned:      newLRUList(),
+		owners:     map[string]map[int32]struct{}{},
+		expiry:     expiryIndex{buckets: map[int64]*bucket{}},
 		done:       make(chan struct{}),
+		stop:       make(chan struct{}),
 	}
 	if s.maxEntries <= 0 {
 		s.maxEntries = defaultMaxEntries
@@ -105,15 +156,11 @@ func New(opts Options) *Store {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	interval := opts.CleanupInterval
-	if interval == 0 {
-		interval = defaultCleanupInterval
-	}
-	if interval < 0 {
+	if opts.CleanupInterval <= 0 {
 		close(s.done)
 		return s
 	}
-	go s.janitor(interval)
+	go s.janitor(opts.CleanupInterval)
 	return s
 }
 
@@ -121,26 +168,37 @@ func (s *Store) janitor(interval time.Duration) {
 	defer close(s.done)
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-s.stop
+		cancel()
+	}()
 	for {
 		select {
 		case <-s.stop:
 			return
 		case <-tick.C:
-			s.mu.Lock()
-			s.deleteExpired(0)
-			s.mu.Unlock()
+			_, _ = s.DeleteExpired(ctx, 0) // fails only when Close cancels it
 		}
 	}
 }
 
-// Close stops the cleanup goroutine and waits for it to end. The store
-// stays usable; expired records are then removed only when they are read
-// or by DeleteExpired. Close may be called more than once and always
-// returns nil.
+// Close stops the cleanup goroutine, if there is one, and waits for it to
+// end. The store stays usable. Close may be called more than once and
+// always returns nil.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() { close(s.stop) })
 	<-s.done
 	return nil
+}
+
+// Len reports the number of records held, live or expired but not yet
+// removed.
+func (s *Store) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.anon.n + s.owned.n
 }
 
 // Get returns a copy of the live record under key and marks it as
@@ -149,33 +207,46 @@ func (s *Store) Get(ctx context.Context, key string) (httpsession.Record, error)
 	if err := ctx.Err(); err != nil {
 		return httpsession.Record{}, err
 	}
+	now := unixNano(s.now())
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e := s.live(key)
-	if e == nil {
+	i := s.live(key, now)
+	if i == nilSlot {
 		return httpsession.Record{}, fmt.Errorf("memstore: get: %w", httpsession.ErrNotFound)
 	}
-	s.lru.MoveToFront(s.entries[key])
-	rec := e.rec
-	rec.Data = bytes.Clone(rec.Data)
-	return rec, nil
+	sl := s.slot(i)
+	s.listOf(sl).moveToFront(s, i)
+	return httpsession.Record{
+		Data:    bytes.Clone(sl.data),
+		Expires: time.Unix(0, sl.expires),
+		Version: sl.version,
+		Owner:   sl.owner,
+	}, nil
 }
 
 // Put stores a copy of rec under key if rec.Version is the live record's
 // version, or 0 and there is no live record. A record whose Expires is
-// past is not kept. Putting may evict the least recently used records.
+// past is not kept. Putting may remove expired records and evict the least
+// recently used ones (see the package documentation); a record without an
+// owner that could be stored only by evicting records with an owner is
+// refused with an error wrapping ErrFull.
 func (s *Store) Put(ctx context.Context, key string, rec httpsession.Record) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	if size := recordSize(key, rec); size > s.maxBytes {
+	size := recordSize(key, rec)
+	if size > s.maxBytes {
 		return 0, fmt.Errorf("memstore: put: record of %d bytes, MaxBytes is %d: %w", size, s.maxBytes, httpsession.ErrTooLarge)
 	}
+	now := s.now()
+	nowNano := unixNano(now)
+	data := bytes.Clone(rec.Data) // outside the lock
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	i := s.live(key, nowNano)
 	var current uint64
-	if e := s.live(key); e != nil {
-		current = e.rec.Version
+	if i != nilSlot {
+		current = s.slot(i).version
 	}
 	if rec.Version != current {
 		if current == 0 {
@@ -183,30 +254,75 @@ func (s *Store) Put(ctx context.Context, key string, rec httpsession.Record) (ui
 		}
 		return 0, fmt.Errorf("memstore: put: version %d, stored %d: %w", rec.Version, current, httpsession.ErrConflict)
 	}
+	if !now.Before(rec.Expires) {
+		s.version++
+		if i != nilSlot {
+			s.remove(i)
+		}
+		return s.version, nil
+	}
+	addEntries, addBytes := 1, size
+	if i != nilSlot {
+		addEntries, addBytes = 0, size-s.slot(i).size()
+	}
+	if err := s.makeRoom(i, rec.Owner != "", addEntries, addBytes, nowNano); err != nil {
+		return 0, err
+	}
 	s.version++
-	rec.Version = s.version
-	if !s.now().Before(rec.Expires) {
-		s.remove(key)
-		return rec.Version, nil
+	fresh := i == nilSlot
+	if fresh {
+		i = s.insert(key)
 	}
-	rec.Data = bytes.Clone(rec.Data)
-	if el, ok := s.entries[key]; ok { // live, as s.live removed it otherwise
-		e := el.Value.(*entry)
-		s.bytes -= e.size()
-		s.unindex(e)
-		e.rec = rec
-		s.lru.MoveToFront(el)
-	} else {
-		s.entries[key] = s.lru.PushFront(&entry{key: key, rec: rec})
+	s.write(i, fresh, data, rec.Owner, unixNano(rec.Expires), s.version)
+	s.evict(i)
+	return s.version, nil
+}
+
+// makeRoom removes expired records while the store would be over a bound
+// after adding addEntries records and addBytes bytes, and then checks that
+// evicting records other than slot i, without an owner unless owned, can
+// bring it within them. It evicts nothing live. s.mu must be held.
+func (s *Store) makeRoom(i int32, owned bool, addEntries int, addBytes, now int64) error {
+	over := func(entries int, bytes int64) bool {
+		return entries+addEntries > s.maxEntries || bytes+addBytes > s.maxBytes
 	}
-	s.bytes += recordSize(key, rec)
-	s.index(key, rec.Owner)
-	// The new record is at the front and fits alone, so it is never the
-	// one evicted.
-	for s.lru.Len() > s.maxEntries || s.bytes > s.maxBytes {
-		s.remove(s.lru.Back().Value.(*entry).key)
+	for over(s.anon.n+s.owned.n, s.bytes) {
+		if s.sweep(now, 16) == 0 {
+			break
+		}
 	}
-	return rec.Version, nil
+	if owned || !over(s.anon.n+s.owned.n, s.bytes) {
+		return nil
+	}
+	// Only the records without an owner may go, and not slot i itself.
+	entries, held := s.owned.n, s.owned.bytes
+	if i != nilSlot && s.slot(i).owner == "" {
+		entries++
+		held += s.slot(i).size()
+	}
+	if over(entries, held) {
+		return fmt.Errorf("memstore: put: %d records of %d bytes held (MaxEntries %d, MaxBytes %d) and every one that could go has an owner: %w",
+			s.anon.n+s.owned.n, s.bytes, s.maxEntries, s.maxBytes, ErrFull)
+	}
+	return nil
+}
+
+// evict removes least recently used records, those without an owner
+// first, until the store is within its bounds. Slot i, just written, is at
+// the front of its list and fits alone, so it is never the one evicted;
+// makeRoom has checked that a record without an owner displaces none with
+// one. s.mu must be held.
+func (s *Store) evict(i int32) {
+	for s.anon.n+s.owned.n > s.maxEntries || s.bytes > s.maxBytes {
+		victim := s.anon.tail
+		if victim == nilSlot || victim == i {
+			victim = s.owned.tail
+		}
+		if victim == nilSlot || victim == i {
+			return // cannot happen: see makeRoom
+		}
+		s.remove(victim)
+	}
 }
 
 // Delete removes the record under key.
@@ -216,7 +332,9 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.remove(key)
+	if i := s.lookup(key); i != nilSlot {
+		s.remove(i)
+	}
 	return nil
 }
 
@@ -226,18 +344,21 @@ func (s *Store) Touch(ctx context.Context, key string, expires time.Time) error 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e := s.live(key)
-	if e == nil {
+	i := s.live(key, unixNano(now))
+	if i == nilSlot {
 		return fmt.Errorf("memstore: touch: %w", httpsession.ErrNotFound)
 	}
-	if !s.now().Before(expires) {
-		s.remove(key)
+	if !now.Before(expires) {
+		s.remove(i)
 		return nil
 	}
-	e.rec.Expires = expires
-	s.lru.MoveToFront(s.entries[key])
+	sl := s.slot(i)
+	s.expiry.move(s, i, sl.expires, unixNano(expires))
+	sl.expires = unixNano(expires)
+	s.listOf(sl).moveToFront(s, i)
 	return nil
 }
 
@@ -248,9 +369,11 @@ func (s *Store) Touch(ctx context.Context, key string, expires time.Time) error 
 // used.
 func (s *Store) List(ctx context.Context, fn func(key string, rec httpsession.Record) bool) error {
 	s.mu.Lock()
-	keys := make([]string, 0, len(s.entries))
-	for k := range s.entries {
-		keys = append(keys, k)
+	keys := make([]string, 0, s.anon.n+s.owned.n)
+	for _, l := range []*lruList{&s.owned, &s.anon} {
+		for i := l.head; i != nilSlot; i = s.slot(i).lru.next {
+			keys = append(keys, s.slot(i).key())
+		}
 	}
 	s.mu.Unlock()
 	for _, k := range keys {
@@ -258,14 +381,14 @@ func (s *Store) List(ctx context.Context, fn func(key string, rec httpsession.Re
 			return err
 		}
 		s.mu.Lock()
-		e := s.live(k)
+		i := s.live(k, unixNano(s.now()))
 		var rec httpsession.Record
-		if e != nil {
-			rec = e.rec
-			rec.Data = bytes.Clone(rec.Data)
+		if i != nilSlot {
+			sl := s.slot(i)
+			rec = httpsession.Record{Data: bytes.Clone(sl.data), Expires: time.Unix(0, sl.expires), Version: sl.version, Owner: sl.owner}
 		}
 		s.mu.Unlock()
-		if e != nil && !fn(k, rec) {
+		if i != nilSlot && !fn(k, rec) {
 			return nil
 		}
 	}
@@ -273,14 +396,29 @@ func (s *Store) List(ctx context.Context, fn func(key string, rec httpsession.Re
 }
 
 // DeleteExpired removes up to limit expired records, or all of them when
-// limit is 0 or less, and reports how many it removed.
+// limit is 0 or less, and reports how many it removed. It holds the lock
+// for at most a few hundred removals at a time, and its cost is in
+// proportion to the records it removes, not to those held.
 func (s *Store) DeleteExpired(ctx context.Context, limit int) (int, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, err
+	n := 0
+	for limit <= 0 || n < limit {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		batch := sweepBatch
+		if limit > 0 {
+			batch = min(batch, limit-n)
+		}
+		now := unixNano(s.now())
+		s.mu.Lock()
+		m := s.sweep(now, batch)
+		s.mu.Unlock()
+		n += m
+		if m < batch {
+			break
+		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.deleteExpired(limit), nil
+	return n, nil
 }
 
 // OwnerKeys returns the keys of owner's live records, sorted.
@@ -288,85 +426,276 @@ func (s *Store) OwnerKeys(ctx context.Context, owner string) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	now := unixNano(s.now())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var keys []string
-	for k := range s.owners[owner] {
-		if s.live(k) != nil {
-			keys = append(keys, k)
+	for i := range s.owners[owner] {
+		if sl := s.slot(i); now < sl.expires {
+			keys = append(keys, sl.key())
 		}
 	}
 	slices.Sort(keys)
 	return keys, nil
 }
 
-// live returns the live entry under key, or nil. An expired entry it finds
-// is removed. s.mu must be held.
-func (s *Store) live(key string) *entry {
-	el, ok := s.entries[key]
-	if !ok {
-		return nil
+// nilSlot is the int32 that means "no slot".
+const nilSlot int32 = -1
+
+// pageBits sets the slab's page size: 4,096 slots. Pages are never moved,
+// so growing the slab never copies records under the lock.
+const (
+	pageBits = 12
+	pageSize = 1 << pageBits
+)
+
+func (s *Store) slot(i int32) *slot { return &s.pages[i>>pageBits][i&(pageSize-1)] }
+
+// lookup returns the slot of key, live or not, or nilSlot. s.mu must be
+// held.
+func (s *Store) lookup(key string) int32 {
+	if hk, ok := parseHex(key); ok {
+		if i, ok := s.hexKeys[hk]; ok {
+			return i
+		}
+		return nilSlot
 	}
-	e := el.Value.(*entry)
-	if !s.now().Before(e.rec.Expires) {
-		s.remove(key)
-		return nil
+	if i, ok := s.strKeys[key]; ok {
+		return i
 	}
-	return e
+	return nilSlot
 }
 
-// remove drops the entry under key, if any, from every index. s.mu must
-// be held.
-func (s *Store) remove(key string) {
-	el, ok := s.entries[key]
-	if !ok {
-		return
+// live returns the slot of the live record under key, or nilSlot. An
+// expired record it finds is removed. s.mu must be held.
+func (s *Store) live(key string, now int64) int32 {
+	i := s.lookup(key)
+	if i == nilSlot {
+		return nilSlot
 	}
-	e := el.Value.(*entry)
-	s.lru.Remove(el)
-	delete(s.entries, key)
-	s.bytes -= e.size()
-	s.unindex(e)
+	if now >= s.slot(i).expires {
+		s.remove(i)
+		return nilSlot
+	}
+	return i
 }
 
-// index adds key to owner's keys. s.mu must be held.
-func (s *Store) index(key, owner string) {
+// insert takes a free slot for key and indexes it; write fills it. s.mu
+// must be held.
+func (s *Store) insert(key string) int32 {
+	i := s.free
+	if i == nilSlot {
+		n := len(s.pages)
+		if n<<pageBits >= 1<<31-pageSize {
+			panic("memstore: more than 2^31 slots") // MaxEntries is an int, but memory runs out long before
+		}
+		s.pages = append(s.pages, make([]slot, pageSize))
+		for j := pageSize - 1; j >= 0; j-- {
+			k := int32(n<<pageBits + j)
+			s.pages[n][j].lru.next = s.free
+			s.free = k
+		}
+		i = s.free
+	}
+	sl := s.slot(i)
+	s.free = sl.lru.next
+	*sl = slot{inUse: true, keyLen: int32(len(key)), lru: links{nilSlot, nilSlot}, exp: links{nilSlot, nilSlot}}
+	if hk, ok := parseHex(key); ok {
+		sl.hexKey, sl.isHex = hk, true
+		s.hexKeys[hk] = i
+	} else {
+		sl.strKey = key
+		s.strKeys[key] = i
+	}
+	return i
+}
+
+// write sets slot i's record, moving it to the front of its list, into
+// its expiry bucket and its owner's index. A fresh slot, from insert, is
+// in none of them yet. s.mu must be held.
+func (s *Store) write(i int32, fresh bool, data []byte, owner string, expires int64, version uint64) {
+	sl := s.slot(i)
+	placed := !fresh
+	if placed {
+		s.listOf(sl).unlink(s, i)
+		s.expiry.move(s, i, sl.expires, expires)
+		if sl.owner != owner {
+			s.unindex(i, sl.owner)
+		}
+	} else {
+		s.expiry.add(s, i, expires)
+	}
+	if owner != "" && (!placed || sl.owner != owner) {
+		keys := s.owners[owner]
+		if keys == nil {
+			keys = map[int32]struct{}{}
+			s.owners[owner] = keys
+		}
+		keys[i] = struct{}{}
+	}
+	if placed {
+		s.bytes -= sl.size()
+	}
+	sl.data, sl.owner, sl.expires, sl.version = data, owner, expires, version
+	s.bytes += sl.size()
+	s.listOf(sl).pushFront(s, i)
+}
+
+// remove drops slot i from every index and frees it. s.mu must be held.
+func (s *Store) remove(i int32) {
+	sl := s.slot(i)
+	s.listOf(sl).unlink(s, i)
+	s.expiry.remove(s, i, sl.expires)
+	s.unindex(i, sl.owner)
+	if sl.isHex {
+		delete(s.hexKeys, sl.hexKey)
+	} else {
+		delete(s.strKeys, sl.strKey)
+	}
+	s.bytes -= sl.size()
+	*sl = slot{lru: links{nilSlot, s.free}, exp: links{nilSlot, nilSlot}}
+	s.free = i
+}
+
+// unindex drops slot i from owner's keys. s.mu must be held.
+func (s *Store) unindex(i int32, owner string) {
 	if owner == "" {
 		return
 	}
-	keys := s.owners[owner]
-	if keys == nil {
-		keys = map[string]struct{}{}
-		s.owners[owner] = keys
-	}
-	keys[key] = struct{}{}
-}
-
-// unindex drops e from the owner index. s.mu must be held.
-func (s *Store) unindex(e *entry) {
-	owner := e.rec.Owner
-	if owner == "" {
-		return
-	}
-	delete(s.owners[owner], e.key)
+	delete(s.owners[owner], i)
 	if len(s.owners[owner]) == 0 {
 		delete(s.owners, owner)
 	}
 }
 
-// deleteExpired removes up to limit expired entries (all when limit <= 0)
-// and returns how many. s.mu must be held.
-func (s *Store) deleteExpired(limit int) int {
-	now := s.now()
+// sweep removes up to max records expired at now, earliest bucket first,
+// and returns how many. Its cost is in proportion to the buckets it
+// visits: those wholly expired, and at most one that straddles now. s.mu
+// must be held.
+func (s *Store) sweep(now int64, max int) int {
 	n := 0
-	for k, el := range s.entries {
-		if limit > 0 && n >= limit {
-			break
+	for n < max && len(s.expiry.heap) > 0 {
+		b := s.expiry.heap[0]
+		if b.start() >= now {
+			break // this bucket and every later one is live
 		}
-		if !now.Before(el.Value.(*entry).rec.Expires) {
-			s.remove(k)
-			n++
+		if b.end() <= now {
+			// Wholly expired: remove from the head until empty, when
+			// remove drops the bucket from the heap.
+			for n < max && b.head != nilSlot {
+				s.remove(b.head)
+				n++
+			}
+			continue
 		}
+		// Straddles now: only some records have expired.
+		for i := b.head; i != nilSlot && n < max; {
+			next := s.slot(i).exp.next
+			if s.slot(i).expires <= now {
+				s.remove(i)
+				n++
+			}
+			i = next
+		}
+		break
 	}
 	return n
+}
+
+// listOf returns the LRU list that slot sl belongs in.
+func (s *Store) listOf(sl *slot) *lruList {
+	if sl.owner != "" {
+		return &s.owned
+	}
+	return &s.anon
+}
+
+// links chain slots by index.
+type links struct{ prev, next int32 }
+
+// lruList is a least-recently-used list of slots: head most recent. It
+// counts its records and their bytes.
+type lruList struct {
+	head, tail int32
+	n          int
+	bytes      int64
+}
+
+func newLRUList() lruList { return lruList{head: nilSlot, tail: nilSlot} }
+
+func (l *lruList) pushFront(s *Store, i int32) {
+	sl := s.slot(i)
+	sl.lru = links{nilSlot, l.head}
+	if l.head != nilSlot {
+		s.slot(l.head).lru.prev = i
+	} else {
+		l.tail = i
+	}
+	l.head = i
+	l.n++
+	l.bytes += sl.size()
+}
+
+func (l *lruList) unlink(s *Store, i int32) {
+	sl := s.slot(i)
+	if sl.lru.prev != nilSlot {
+		s.slot(sl.lru.prev).lru.next = sl.lru.next
+	} else {
+		l.head = sl.lru.next
+	}
+	if sl.lru.next != nilSlot {
+		s.slot(sl.lru.next).lru.prev = sl.lru.prev
+	} else {
+		l.tail = sl.lru.prev
+	}
+	sl.lru = links{nilSlot, nilSlot}
+	l.n--
+	l.bytes -= sl.size()
+}
+
+func (l *lruList) moveToFront(s *Store, i int32) {
+	if l.head == i {
+		return
+	}
+	l.unlink(s, i)
+	l.pushFront(s, i)
+}
+
+// hexString encodes k as 64 lowercase hex characters.
+func hexString(k *[32]byte) string {
+	const digits = "0123456789abcdef"
+	var b [64]byte
+	for j, c := range k {
+		b[2*j], b[2*j+1] = digits[c>>4], digits[c&15]
+	}
+	return string(b[:])
+}
+
+// parseHex decodes a key of exactly 64 lowercase hex characters, the form
+// of the Manager's keys. Other keys are kept as strings, so that hexString
+// gives back exactly the key that was put.
+func parseHex(key string) ([32]byte, bool) {
+	var k [32]byte
+	if len(key) != 64 {
+		return k, false
+	}
+	for j := range 32 {
+		hi, ok1 := hexVal(key[2*j])
+		lo, ok2 := hexVal(key[2*j+1])
+		if !ok1 || !ok2 {
+			return k, false
+		}
+		k[j] = hi<<4 | lo
+	}
+	return k, true
+}
+
+func hexVal(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
 }

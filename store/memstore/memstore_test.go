@@ -3,6 +3,7 @@ package memstore
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
@@ -82,7 +83,7 @@ func held(s *Store, keys ...string) map[string]bool {
 	defer s.mu.Unlock()
 	m := map[string]bool{}
 	for _, k := range keys {
-		_, m[k] = s.entries[k]
+		m[k] = s.lookup(k) != nilSlot
 	}
 	return m
 }
@@ -97,29 +98,114 @@ func wantHeld(t *testing.T, s *Store, want map[string]bool) {
 }
 
 func TestEvictLeastRecentlyReadByEntries(t *testing.T) {
-	s := New(Options{MaxEntries: 3, CleanupInterval: -1})
+	s := New(Options{MaxEntries: 3})
 	defer s.Close()
 	exp := time.Now().Add(time.Hour)
 	a, b, c, d := key("a"), key("b"), key("c"), key("d")
-	mustPut(t, s, a, httpsession.Record{Data: []byte("a"), Owner: "u1", Expires: exp})
-	mustPut(t, s, b, httpsession.Record{Data: []byte("b"), Owner: "u1", Expires: exp})
-	mustPut(t, s, c, httpsession.Record{Data: []byte("c"), Expires: exp})
+	for _, k := range []string{a, b, c} {
+		mustPut(t, s, k, httpsession.Record{Data: []byte(k[:1]), Expires: exp})
+	}
 	if _, err := s.Get(t.Context(), a); err != nil {
 		t.Fatal(err)
 	}
 	mustPut(t, s, d, httpsession.Record{Data: []byte("d"), Expires: exp})
 	wantHeld(t, s, map[string]bool{a: true, b: false, c: true, d: true})
+}
 
-	// The evicted record left the owner index.
-	keys, err := s.OwnerKeys(t.Context(), "u1")
-	if err != nil || len(keys) != 1 || keys[0] != a {
-		t.Errorf("OwnerKeys(u1) = %v, %v; want [a…]", keys, err)
+// TestEvictAnonymousFirst follows a store of three entries through the
+// policy: expired records go first, then anonymous ones by recency; an
+// owned record displaces the least recently used owned one only when no
+// anonymous one is left, and an anonymous record never displaces one.
+func TestEvictAnonymousFirst(t *testing.T) {
+	clk := newClock()
+	s := New(Options{MaxEntries: 3, Now: clk.Now})
+	defer s.Close()
+	hour := clk.Now().Add(time.Hour)
+	put := func(name, owner string) error {
+		_, err := s.Put(t.Context(), key(name), httpsession.Record{Data: []byte(name), Owner: owner, Expires: hour})
+		return err
+	}
+	must := func(name, owner string) {
+		t.Helper()
+		if err := put(name, owner); err != nil {
+			t.Fatalf("Put(%s, owner %q): %v", name, owner, err)
+		}
+	}
+	must("01", "u1") // owned, and least recently used from here on
+	must("a1", "")
+	must("a2", "")
+	must("a3", "") // evicts a1, not the older owned 01
+	wantHeld(t, s, map[string]bool{key("01"): true, key("a1"): false, key("a2"): true, key("a3"): true})
+
+	must("02", "u2") // owned, but still evicts the anonymous a2 first
+	must("03", "u3") // and then a3
+	wantHeld(t, s, map[string]bool{key("01"): true, key("02"): true, key("03"): true, key("a2"): false, key("a3"): false})
+
+	// Only owned records: an anonymous one is refused and changes nothing.
+	err := put("a4", "")
+	if !errors.Is(err, ErrFull) || !errors.Is(err, httpsession.ErrUnavailable) {
+		t.Fatalf("anonymous Put into a store full of owned records: %v, want ErrFull wrapping ErrUnavailable", err)
+	}
+	wantHeld(t, s, map[string]bool{key("01"): true, key("02"): true, key("03"): true, key("a4"): false})
+	if n := s.Len(); n != 3 {
+		t.Errorf("Len after a refused Put = %d, want 3", n)
+	}
+
+	// An owned record displaces the least recently used owned one.
+	if _, err := s.Get(t.Context(), key("01")); err != nil {
+		t.Fatal(err)
+	}
+	must("04", "u4")
+	wantHeld(t, s, map[string]bool{key("01"): true, key("02"): false, key("03"): true, key("04"): true})
+	if keys, _ := s.OwnerKeys(t.Context(), "u2"); len(keys) != 0 {
+		t.Errorf("OwnerKeys(u2) after eviction = %v, want none", keys)
+	}
+
+	// An expired owned record makes room for an anonymous one.
+	if err := s.Touch(t.Context(), key("03"), clk.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(2 * time.Minute)
+	must("a5", "")
+	wantHeld(t, s, map[string]bool{key("01"): true, key("03"): false, key("04"): true, key("a5"): true})
+}
+
+// TestRefusedUpdateKeepsRecord grows an anonymous record past MaxBytes
+// when only owned records could make room: the Put is refused and the
+// record keeps its data and version.
+func TestRefusedUpdateKeepsRecord(t *testing.T) {
+	const recSize = 64 + 100
+	s := New(Options{MaxBytes: 3 * recSize})
+	defer s.Close()
+	exp := time.Now().Add(time.Hour)
+	mustPut(t, s, key("01"), httpsession.Record{Data: make([]byte, 100), Owner: "u1", Expires: exp})
+	mustPut(t, s, key("02"), httpsession.Record{Data: make([]byte, 100), Owner: "u2", Expires: exp})
+	v := mustPut(t, s, key("a"), httpsession.Record{Data: []byte("small"), Expires: exp})
+	_, err := s.Put(t.Context(), key("a"), httpsession.Record{Data: make([]byte, 200), Expires: exp, Version: v})
+	if !errors.Is(err, ErrFull) {
+		t.Fatalf("growing an anonymous record over MaxBytes among owned ones: %v, want ErrFull", err)
+	}
+	rec, err := s.Get(t.Context(), key("a"))
+	if err != nil || string(rec.Data) != "small" || rec.Version != v {
+		t.Fatalf("after the refused update: %q version %d, %v; want %q version %d", rec.Data, rec.Version, err, "small", v)
+	}
+	// Given an owner, the same update displaces the least recently used
+	// owned record, 01 (02 and a were used since).
+	if _, err := s.Get(t.Context(), key("02")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Put(t.Context(), key("a"), httpsession.Record{Data: make([]byte, 200), Owner: "u3", Expires: exp, Version: v}); err != nil {
+		t.Fatalf("owned update: %v", err)
+	}
+	wantHeld(t, s, map[string]bool{key("01"): false, key("02"): true, key("a"): true})
+	if keys, _ := s.OwnerKeys(t.Context(), "u3"); len(keys) != 1 {
+		t.Errorf("OwnerKeys(u3) = %v, want [a…]", keys)
 	}
 }
 
 func TestEvictLeastRecentlyReadByBytes(t *testing.T) {
 	const recSize = 64 + 100
-	s := New(Options{MaxBytes: 3 * recSize, CleanupInterval: -1})
+	s := New(Options{MaxBytes: 3 * recSize})
 	defer s.Close()
 	exp := time.Now().Add(time.Hour)
 	data := func(n int) []byte { return make([]byte, n) }
@@ -251,5 +337,151 @@ func TestCanceledContext(t *testing.T) {
 	}
 	if _, err := s.Get(ctx, key("a")); !errors.Is(err, context.Canceled) {
 		t.Errorf("Get with a canceled context: %v", err)
+	}
+}
+
+// checkInvariants walks every index of s and fails t if they disagree.
+func checkInvariants(t *testing.T, s *Store) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	inList := map[int32]bool{}
+	var bytes int64
+	for _, l := range []*lruList{&s.anon, &s.owned} {
+		n, lb, prev := 0, int64(0), nilSlot
+		for i := l.head; i != nilSlot; i = s.slot(i).lru.next {
+			sl := s.slot(i)
+			if !sl.inUse || sl.lru.prev != prev || inList[i] || (sl.owner != "") != (l == &s.owned) {
+				t.Fatalf("LRU list broken at slot %d (in use %v, prev %d want %d)", i, sl.inUse, sl.lru.prev, prev)
+			}
+			inList[i] = true
+			n++
+			lb += sl.size()
+			prev = i
+		}
+		if l.tail != prev || l.n != n || l.bytes != lb {
+			t.Fatalf("LRU list: tail %d n %d bytes %d, walked tail %d n %d bytes %d", l.tail, l.n, l.bytes, prev, n, lb)
+		}
+		bytes += lb
+	}
+	if bytes != s.bytes {
+		t.Fatalf("bytes = %d, records sum to %d", s.bytes, bytes)
+	}
+	if len(inList) != len(s.hexKeys)+len(s.strKeys) {
+		t.Fatalf("%d records in lists, %d keys", len(inList), len(s.hexKeys)+len(s.strKeys))
+	}
+	for k, i := range s.hexKeys {
+		if sl := s.slot(i); !sl.inUse || !sl.isHex || sl.hexKey != k {
+			t.Fatalf("hex key index points at the wrong slot %d", i)
+		}
+	}
+	for k, i := range s.strKeys {
+		if sl := s.slot(i); !sl.inUse || sl.isHex || sl.strKey != k {
+			t.Fatalf("key index of %q points at the wrong slot %d", k, i)
+		}
+	}
+	inBucket := 0
+	if len(s.expiry.heap) != len(s.expiry.buckets) {
+		t.Fatalf("%d buckets in the heap, %d in the map", len(s.expiry.heap), len(s.expiry.buckets))
+	}
+	for j, b := range s.expiry.heap {
+		if b.heapIdx != j || s.expiry.buckets[b.second] != b || b.head == nilSlot {
+			t.Fatalf("bucket %d: heap position %d at %d, in map %v, head %d", b.second, b.heapIdx, j, s.expiry.buckets[b.second] == b, b.head)
+		}
+		if j > 0 && s.expiry.heap[(j-1)/2].second > b.second {
+			t.Fatalf("bucket heap out of order at %d", j)
+		}
+		prev := nilSlot
+		for i := b.head; i != nilSlot; i = s.slot(i).exp.next {
+			sl := s.slot(i)
+			if !inList[i] || sl.exp.prev != prev || secondOf(sl.expires) != b.second {
+				t.Fatalf("bucket %d broken at slot %d", b.second, i)
+			}
+			inBucket++
+			prev = i
+		}
+	}
+	if inBucket != len(inList) {
+		t.Fatalf("%d records in buckets, %d in lists", inBucket, len(inList))
+	}
+	owned := 0
+	for owner, keys := range s.owners {
+		for i := range keys {
+			if s.slot(i).owner != owner || !inList[i] {
+				t.Fatalf("owner index of %q holds slot %d of %q", owner, i, s.slot(i).owner)
+			}
+			owned++
+		}
+	}
+	if owned != s.owned.n {
+		t.Fatalf("owner index holds %d records, owned list %d", owned, s.owned.n)
+	}
+}
+
+// TestRandomOperations runs random operations against a small store and
+// a plain map of what must be live, checking every index after each.
+func TestRandomOperations(t *testing.T) {
+	clk := newClock()
+	s := New(Options{MaxEntries: 40, MaxBytes: 40 * 120, Now: clk.Now})
+	defer s.Close()
+	rng := rand.New(rand.NewPCG(1, 2))
+	ctx := t.Context()
+	names := make([]string, 60)
+	for j := range names {
+		if j%10 == 9 {
+			names[j] = "not-hex-" + strconv.Itoa(j) // kept as a string
+		} else {
+			names[j] = key(strconv.FormatInt(int64(j), 16))
+		}
+	}
+	owners := []string{"", "", "", "u1", "u2"}
+	for step := range 20000 {
+		k := names[rng.IntN(len(names))]
+		switch op := rng.IntN(10); {
+		case op < 4:
+			var cur uint64
+			if rec, err := s.Get(ctx, k); err == nil {
+				cur = rec.Version
+			}
+			exp := clk.Now().Add(time.Duration(rng.IntN(20)-2) * time.Second)
+			_, err := s.Put(ctx, k, httpsession.Record{Data: make([]byte, rng.IntN(60)), Owner: owners[rng.IntN(len(owners))], Expires: exp, Version: cur})
+			if err != nil && !errors.Is(err, ErrFull) {
+				t.Fatalf("step %d: Put: %v", step, err)
+			}
+		case op < 6:
+			_, err := s.Get(ctx, k)
+			if err != nil && !errors.Is(err, httpsession.ErrNotFound) {
+				t.Fatalf("step %d: Get: %v", step, err)
+			}
+		case op < 7:
+			err := s.Touch(ctx, k, clk.Now().Add(time.Duration(rng.IntN(20)-2)*time.Second))
+			if err != nil && !errors.Is(err, httpsession.ErrNotFound) {
+				t.Fatalf("step %d: Touch: %v", step, err)
+			}
+		case op < 8:
+			if err := s.Delete(ctx, k); err != nil {
+				t.Fatal(err)
+			}
+		case op < 9:
+			if _, err := s.DeleteExpired(ctx, rng.IntN(4)); err != nil {
+				t.Fatal(err)
+			}
+		default:
+			clk.Advance(time.Duration(rng.IntN(1500)) * time.Millisecond)
+		}
+		checkInvariants(t, s)
+		if n := s.Len(); n > 40 {
+			t.Fatalf("step %d: %d records held, MaxEntries is 40", step, n)
+		}
+	}
+	// Every record left expires within 20s; a sweep after that empties
+	// the store.
+	clk.Advance(30 * time.Second)
+	if _, err := s.DeleteExpired(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	checkInvariants(t, s)
+	if n := s.Len(); n != 0 {
+		t.Errorf("%d records left after every one expired and a sweep", n)
 	}
 }
