@@ -7,6 +7,7 @@ import (
 	"flag"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/httpsession/httpsession/internal/testservice"
+	"github.com/httpsession/httpsession/store/open"
 )
 
 // send sends a request with the headers given as name, value pairs and
@@ -326,10 +328,24 @@ func TestStoreURLRedactedInLog(t *testing.T) {
 	var logged lockedBuffer
 	log := slog.New(slog.NewTextHandler(&logged, nil))
 
-	// A wrong password: the error does not repeat the URL's password.
-	err := run(context.Background(), options{addr: "127.0.0.1:0", storeURL: "redis://ann:wrong-" + password + "@" + srv.Addr() + "/0"}, log)
-	if err == nil || strings.Contains(err.Error(), password) {
-		t.Fatalf("run with a wrong password: %v; want an error without the password", err)
+	// A store that refuses the password, and one that is not there: the
+	// error does not repeat the URL's password.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	for _, bad := range []string{
+		"redis://ann:wrong-" + password + "@" + srv.Addr() + "/0",
+		"redis://:" + password + "@" + closed + "/0",
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := run(ctx, options{addr: "127.0.0.1:0", storeURL: bad}, log)
+		cancel()
+		if err == nil || strings.Contains(err.Error(), password) {
+			t.Fatalf("run with %s: %v; want an error without the password", open.Redact(bad), err)
+		}
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
