@@ -82,6 +82,41 @@ func TestAnonymousPageViewStoresNothing(t *testing.T) {
 	}
 }
 
+// TestLoggedInSurvivesAnonymousFlood runs the example on a memstore of 500
+// sessions, as -store 'mem:?max_entries=500' does, and sends 1,500
+// anonymous puts, each a new session: the signed-in user stays signed in.
+func TestLoggedInSurvivesAnonymousFlood(t *testing.T) {
+	store, closeStore, err := open.Open(context.Background(), "mem:?max_entries=500")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closeStore() })
+	srv, m := serveStore(t, store, options{})
+	_, ann := newApp(t)
+	if code, body := call(t, ann, "POST", srv.URL+"/api/login?user=ann", nil); code != 200 {
+		t.Fatalf("login = %d %q", code, body)
+	}
+	anonymous := noRedirects()
+	codes := map[int]int{}
+	deadline := time.Now().Add(2 * time.Minute)
+	for i := range 1500 {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d puts in 2 minutes", i)
+		}
+		resp, _ := send(t, anonymous, "POST", srv.URL+"/api/put?key=k&value="+strings.Repeat("x", 1000))
+		codes[resp.StatusCode]++
+	}
+	if code, body := call(t, ann, "GET", srv.URL+"/api/get?key=user", nil); code != 200 || body != "ann\n" {
+		t.Fatalf("after 1,500 anonymous puts (answers %v), the signed-in user gets %d %q; want 200 \"ann\"", codes, code, body)
+	}
+	if codes[200] != 1500 {
+		t.Errorf("anonymous puts answered %v, want 1,500 times 200 (anonymous sessions make room for each other)", codes)
+	}
+	if st := m.Stats(); st.Created != 1501 {
+		t.Errorf("%d sessions created, want 1,501", st.Created)
+	}
+}
+
 func TestAPIPutLimits(t *testing.T) {
 	srv, c := newApp(t)
 	put := func(key, value string) (int, string) {

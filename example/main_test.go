@@ -31,6 +31,11 @@ func serve(t *testing.T, o options) (*httptest.Server, *httpsession.Manager) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
+	return serveStore(t, store, o)
+}
+
+// serveStore is serve on the given store.
+func serveStore(t *testing.T, store httpsession.Store, o options) (*httptest.Server, *httpsession.Manager) {
 	m, err := httpsession.New(managerConfig(store, o))
 	if err != nil {
 		t.Fatal(err)
