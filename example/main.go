@@ -70,7 +70,7 @@ func parseFlags(name string, args []string, getenv func(string) string, out io.W
 	fs.StringVar(&o.storeURL, "store", "bolt:sessions.db", "session store URL (mem:, file:DIR, bolt:PATH, ...)")
 	fs.DurationVar(&o.idle, "idle", 30*time.Minute, "idle timeout (0 for none)")
 	fs.DurationVar(&o.lifetime, "lifetime", 12*time.Hour, "absolute session lifetime")
-	fs.BoolVar(&o.secure, "secure", false, "serve a Secure `__Host-session` cookie (use behind HTTPS)")
+	fs.BoolVar(&o.secure, "secure", false, "serve the session cookie Secure and named __Host-session (use behind HTTPS)")
 	// The default is not the environment's value: -help prints defaults.
 	fs.StringVar(&o.adminPassword, "admin-password", "",
 		"mount the admin page at /admin/ for user \"admin\" with this `password`; without the flag\n"+
