@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/httpsession/httpsession"
+	"github.com/httpsession/httpsession/internal/testlog"
 	"github.com/httpsession/httpsession/store/memstore"
 )
 
@@ -109,6 +110,9 @@ func newManager(t testing.TB, cfg httpsession.Config) (*httpsession.Manager, *co
 	if cfg.Now == nil {
 		cfg.Now = clk.Now
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = testlog.New(t) // expected ERROR lines show only with -v or on failure
+	}
 	m, err := httpsession.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +187,9 @@ func client(t testing.TB) *http.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	// Generous: 70 concurrent requests that conflict and retry on a file
+	// store take over 10 s with the race detector on a loaded 2-core machine.
+	return &http.Client{Jar: jar, Timeout: 2 * time.Minute}
 }
 
 func get(t testing.TB, c *http.Client, url string) (int, string) {

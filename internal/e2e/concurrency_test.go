@@ -36,7 +36,7 @@ func TestConcurrentRequestsEveryStore(t *testing.T) {
 			srv := httptest.NewServer(m.Handler(app()))
 			defer srv.Close()
 			jar, _ := cookiejar.New(nil)
-			c := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+			c := &http.Client{Jar: jar, Timeout: 2 * time.Minute} // generous: a loaded machine
 			post := func(path string) error {
 				resp, err := c.Post(srv.URL+path, "text/plain", nil)
 				if err != nil {

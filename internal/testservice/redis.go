@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/httpsession/httpsession/internal/testlog"
 )
 
 // RedisOption changes how Redis starts a server.
@@ -43,6 +45,7 @@ func RedisArgs(args ...string) RedisOption {
 // instead and the options are ignored.
 func Redis(t testing.TB, opts ...RedisOption) *Server {
 	t.Helper()
+	testlog.Attach(t) // go-redis's lines about this server go to t.Log
 	if addr := os.Getenv(EnvRedis); addr != "" {
 		return external(t, "redis", EnvRedis, []string{addr}, "redis://"+addr, pingRedis)
 	}
@@ -120,6 +123,7 @@ func (c *Cluster) Servers() []*Server { return append([]*Server(nil), c.servers.
 // returned instead.
 func RedisCluster(t testing.TB, masters int) *Cluster {
 	t.Helper()
+	testlog.Attach(t) // go-redis's lines about this cluster go to t.Log
 	if env := os.Getenv(EnvRedisCluster); env != "" {
 		addrs := splitList(env)
 		for _, a := range addrs {

@@ -56,7 +56,7 @@ const (
 )
 
 const (
-	readyTimeout        = 30 * time.Second // for a server to answer after its start
+	readyTimeout        = 2 * time.Minute  // for initdb and a server to answer after its start (initdb took over 30 s on a loaded 2-core machine)
 	stopTimeout         = 15 * time.Second // for a server to exit before it is killed
 	pingTimeout         = 2 * time.Second
 	logTailBytes        = 4096
