@@ -1,23 +1,63 @@
 GO ?= go
+STATICCHECK_VERSION ?= 2025.1.1
 STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 FUZZTIME ?= 30s
 
-.PHONY: run test bench bench-micro bench-e2e bench-report bench-pkg lint fuzz
+.PHONY: run test test-stress bench bench-micro bench-e2e bench-report bench-pkg lint fuzz
 
 # The example app on its embedded default store (bbolt, no server needed).
+# The first run compiles every store driver (the example opens any store
+# URL): a minute or two on an empty build cache, then seconds.
 run:
+	@echo "Building the example (the first build compiles every store driver: a minute or two)..."
 	$(GO) run ./example
 
-# Every test, with the race detector. Stores on servers start their own
-# private servers; missing binaries skip unless HTTPSESSION_REQUIRE_SERVICES=1.
+# Every test, with the race detector: go test -race -count=1 -timeout 15m
+# ./..., read through internal/testsummary. It prints an ok line per
+# package, the output of each failed test with a recap of its failure at the
+# end of its package, then the tests skipped for a missing server or browser
+# with the Debian packages to install, and last "tests: N passed, N failed,
+# N skipped". It exits non-zero when go test does or a test failed. Stores
+# on servers start private servers on 127.0.0.1; a missing binary skips
+# unless HTTPSESSION_REQUIRE_SERVICES=1 (CI), where it fails. Expected log
+# lines go to t.Log: go test -v ./... shows everything.
+TESTFLAGS ?= -race -count=1 -timeout 15m
 test:
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 15m ./...
+	GO=$(GO) $(GO) run ./internal/testsummary $(TESTFLAGS) ./...
+
+# make test STRESS_RUNS times in a row with two CPU-bound processes beside
+# it, then each test that once failed under load STRESS_COUNT times in a
+# row: the proof that the suite does not flake on a loaded 2-core machine.
+# Slow: about two hours on 2 cores.
+STRESS_RUNS ?= 5
+STRESS_COUNT ?= 50
+STRESS_TESTS = \
+	'^TestHostile' . \
+	'^TestConformance$$/^Expiry$$' ./store/filestore/ \
+	'^(TestSingle|TestCluster)$$/^Conformance$$/^Expiry$$' ./store/redisstore/ \
+	'^TestPostgres$$' ./store/sqlstore/
+test-stress:
+	@set -e; pids=; \
+	trap 'kill $$pids 2>/dev/null || true' EXIT INT TERM; \
+	for i in 1 2; do timeout 4h sh -c 'while :; do :; done' & pids="$$pids $$!"; done; \
+	for i in $$(seq $(STRESS_RUNS)); do \
+	  echo "== make test, run $$i of $(STRESS_RUNS), two CPU-bound processes beside it"; \
+	  $(MAKE) --no-print-directory test; \
+	done; \
+	set -- $(STRESS_TESTS); \
+	while [ $$# -gt 0 ]; do \
+	  echo "== go test -race -count=$(STRESS_COUNT) -run '$$1' $$2"; \
+	  $(GO) test -race -count=$(STRESS_COUNT) -timeout 3h -run "$$1" "$$2"; \
+	  shift 2; \
+	done; \
+	echo "== test-stress: $(STRESS_RUNS) runs of make test and $(STRESS_COUNT) runs of each test passed"
 
 # The comparison with scs and gorilla/sessions (bench/, a module of its
 # own): private servers on 127.0.0.1, BENCH_ROUNDS interleaved rounds of the
 # micro benchmarks, the end-to-end wrk load, then BENCHMARKS.md and
-# bench/chart.png. About 10 minutes on 2 CPUs.
+# bench/chart.png. About 10 minutes on 2 CPUs (5 rounds of 0.3 s per
+# benchmark, then 12 wrk runs of 10 s).
 BENCH_ROUNDS ?= 5
 BENCHTIME ?= 0.3s
 E2E_DURATION ?= 10s
@@ -37,13 +77,19 @@ bench-report:
 	cd bench && $(GO) run ./cmd/report -micro results/micro.txt -e2e results/e2e.txt \
 	  -load results/load.txt -analysis analysis.md -out ../BENCHMARKS.md -chart chart.png
 
-# The root package's own benchmarks.
+# Every package's own benchmarks (the root package, codec, storetest's
+# store benchmarks on each store that has a server here, ...), once each.
 bench-pkg:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+# go vet and staticcheck $(STATICCHECK_VERSION), installed into GOPATH/bin
+# when it is missing or another version.
 lint:
 	$(GO) vet ./...
-	test -x $(STATICCHECK) || $(GO) install honnef.co/go/tools/cmd/staticcheck@latest
+	@if ! $(STATICCHECK) -version 2>/dev/null | grep -q '$(STATICCHECK_VERSION)'; then \
+	  echo "Installing staticcheck $(STATICCHECK_VERSION) (honnef.co/go/tools) into $$($(GO) env GOPATH)/bin..."; \
+	  $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); \
+	fi
 	$(STATICCHECK) ./...
 
 # Each fuzz target for FUZZTIME: go test -fuzz takes one target of one
