@@ -3,7 +3,7 @@ STATICCHECK_VERSION ?= 2025.1.1
 STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 FUZZTIME ?= 30s
 
-.PHONY: run test test-stress bench bench-micro bench-e2e bench-report bench-pkg lint fuzz
+.PHONY: run test test-stress proof bench bench-micro bench-e2e bench-report bench-pkg lint fuzz
 
 # The example app on its embedded default store (bbolt, no server needed).
 # The first run compiles every store driver (the example opens any store
@@ -20,11 +20,15 @@ run:
 # N skipped". It exits non-zero when go test does or a test failed. Stores
 # on servers start private servers on 127.0.0.1; a missing binary skips
 # unless HTTPSESSION_REQUIRE_SERVICES=1 (CI), where it fails. Expected log
-# lines go to t.Log: go test -v ./... shows everything.
+# lines go to t.Log: go test -v ./... shows everything. Under the race
+# detector the save-protocol proof explores a few combinations; the last
+# line explores its bounded set (every combination under a still clock, a
+# few under a moving one) without the race detector's cost.
 TESTFLAGS ?= -race -count=1 -timeout 15m
 test:
 	$(GO) vet ./...
 	GO=$(GO) $(GO) run ./internal/testsummary $(TESTFLAGS) ./...
+	$(GO) test -count=1 -run '^TestProof$$' ./internal/proof
 
 # make test STRESS_RUNS times in a row with two CPU-bound processes beside
 # it, then each test that once failed under load STRESS_COUNT times in a
@@ -52,6 +56,15 @@ test-stress:
 	  shift 2; \
 	done; \
 	echo "== test-stress: $(STRESS_RUNS) runs of make test and $(STRESS_COUNT) runs of each test passed"
+
+# Every interleaving of the store calls of three concurrent requests on one
+# session, for every combination of requests and clocks (internal/proof):
+# prints the schedules explored per combination and the violations.
+proof:
+	@out=$$(mktemp); \
+	$(GO) test -count=1 -timeout 0 -run '^TestProof$$' -v ./internal/proof -proof.full >$$out 2>&1; \
+	status=$$?; grep -E '^(proof: |--- FAIL|    --- FAIL|FAIL|ok|panic)' $$out; \
+	if [ $$status -ne 0 ]; then echo "full log: $$out"; else rm -f $$out; fi; exit $$status
 
 # The comparison with scs and gorilla/sessions (bench/, a module of its
 # own): private servers on 127.0.0.1, BENCH_ROUNDS interleaved rounds of the
