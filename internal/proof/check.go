@@ -54,7 +54,7 @@ func (r *run) describeNode(n *node) string {
 	if n == nil {
 		return "nothing"
 	}
-	return fmt.Sprintf("%s v%d %s", r.keyName(n.key), n.version, formatValues(n.values))
+	return fmt.Sprintf("%s %s %s", r.keyName(n.key), r.ver(n.version), formatValues(n.values))
 }
 
 func originS0(n *node) bool { return n != nil && n.values["origin"] == "s0" }

@@ -45,8 +45,9 @@ func Explore(c Combination, opts Options) Result {
 	res := Result{Combination: c}
 	seen := map[string]bool{}
 	e := interleave.Explorer[step]{Independent: independent, MaxRuns: opts.MaxRuns}
+	b := newBacking()
 	res.Stats = e.Explore(func(s *interleave.Sched[step], complete func() bool) {
-		r := newRun(c)
+		r := newRun(c, b)
 		r.start(s)
 		s.Wait()
 		if !complete() {
@@ -89,7 +90,7 @@ func Check(c Combination, sched Schedule) (Counterexample, error) {
 		return ce, err
 	}
 	err = interleave.Replay(picks, func(s *interleave.Sched[step]) {
-		r := newRun(c)
+		r := newRun(c, newBacking())
 		r.start(s)
 		s.Wait()
 		ce.Violations, _ = r.check(s.Panics())
@@ -187,21 +188,21 @@ func (r *run) describeEvent(e event) string {
 		if e.err != nil {
 			return "Get " + k + " -> " + res(e.err)
 		}
-		return fmt.Sprintf("Get %s -> v%d %s", k, e.got, formatValues(decodeValues(e.data)))
+		return fmt.Sprintf("Get %s -> %s %s", k, r.ver(e.got), formatValues(decodeValues(e.data)))
 	case evPut:
 		over := "insert"
 		if e.ver != 0 {
-			over = fmt.Sprintf("over v%d", e.ver)
+			over = "over " + r.ver(e.ver)
 		}
 		if e.err != nil {
 			return fmt.Sprintf("Put %s %s -> %s", k, over, res(e.err))
 		}
-		return fmt.Sprintf("Put %s %s -> v%d %s", k, over, e.got, formatValues(e.values))
+		return fmt.Sprintf("Put %s %s -> %s %s", k, over, r.ver(e.got), formatValues(e.values))
 	case evDelete:
 		if e.removed == nil {
 			return "Delete " + k + " (nothing there)"
 		}
-		return fmt.Sprintf("Delete %s (removes v%d)", k, e.removed.version)
+		return fmt.Sprintf("Delete %s (removes %s)", k, r.ver(e.removed.version))
 	case evTouch:
 		return fmt.Sprintf("Touch %s until %s -> %s", k, rel(e.expires), res(e.err))
 	case evArrive:

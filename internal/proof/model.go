@@ -278,6 +278,7 @@ type run struct {
 	m      *httpsession.Manager
 	h      http.Handler
 	token0 string
+	base   uint64 // the store's last version before the run
 	reqs   [3]*request
 	setup  bool
 
@@ -288,12 +289,38 @@ type run struct {
 	problems []string // model inconsistencies, reported as violations
 }
 
-func newRun(c Combination) *run {
+// backing is the memstore of an exploration. It is emptied for each run
+// rather than made anew: memstore allocates its slots by the page, which
+// would cost more than the run.
+type backing struct {
+	mem *memstore.Store
+	run *run
+}
+
+func newBacking() *backing {
+	b := &backing{}
+	b.mem = memstore.New(memstore.Options{Now: func() time.Time { return b.run.now }, CleanupInterval: -1})
+	return b
+}
+
+func newRun(c Combination, b *backing) *run {
 	r := &run{c: c, now: start.Add(-SessionAge), keyNames: map[string]string{}, shadow: map[string]*node{}}
 	for i, o := range c.Ops {
 		r.reqs[i] = &request{op: o, name: fmt.Sprintf("r%d", i+1)}
 	}
-	r.mem = memstore.New(memstore.Options{Now: r.clock, CleanupInterval: -1})
+	b.run, r.mem = r, b.mem
+	var keys []string
+	if err := r.mem.List(context.Background(), func(key string, _ httpsession.Record) bool {
+		keys = append(keys, key)
+		return true
+	}); err != nil {
+		panic(err)
+	}
+	for _, k := range keys {
+		if err := r.mem.Delete(context.Background(), k); err != nil {
+			panic(err)
+		}
+	}
 	var st httpsession.Store = &ctlStore{r: r}
 	if !c.PutTouch {
 		st = &ctlToucher{ctlStore{r: r}}

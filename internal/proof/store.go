@@ -3,6 +3,7 @@ package proof
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/httpsession/httpsession"
@@ -141,6 +142,15 @@ func (r *run) tick() {
 	}
 }
 
+// ver names a version as the run's own count: the store that backs the
+// runs of an exploration draws versions from one counter across runs.
+func (r *run) ver(v uint64) string {
+	if v == 0 {
+		return "v0"
+	}
+	return fmt.Sprintf("v%d", v-r.base)
+}
+
 func (r *run) problem(format string, args ...any) {
 	r.problems = append(r.problems, sprintf(format, args...))
 }
@@ -164,11 +174,11 @@ func (r *run) observeGet(key string, rec httpsession.Record, err error) {
 	case err == nil:
 		e.got, e.data = rec.Version, rec.Data
 		if n == nil || n.version != rec.Version {
-			r.problem("model: Get %s returned v%d, the model has %v", r.keyName(key), rec.Version, n)
+			r.problem("model: Get %s returned %s, the model has %s", r.keyName(key), r.ver(rec.Version), r.describeNode(n))
 		}
 	case errors.Is(err, httpsession.ErrNotFound):
 		if n != nil {
-			r.problem("model: Get %s found nothing, the model has v%d", r.keyName(key), n.version)
+			r.problem("model: Get %s found nothing, the model has %s", r.keyName(key), r.describeNode(n))
 		}
 		n = nil
 	default:
@@ -197,10 +207,13 @@ func (r *run) observePut(key string, rec httpsession.Record, v uint64, err error
 	idx := r.log(e)
 	switch {
 	case err == nil:
+		if r.setup && r.base == 0 {
+			r.base = v - 1
+		}
 		n := &node{key: key, version: v, writer: q, values: e.values, expires: rec.Expires, event: idx}
 		if rec.Version != 0 {
 			if prev == nil || prev.version != rec.Version {
-				r.problem("model: Put %s over v%d succeeded, the model has %v", r.keyName(key), rec.Version, prev)
+				r.problem("model: Put %s over %s succeeded, the model has %s", r.keyName(key), r.ver(rec.Version), r.describeNode(prev))
 			}
 			n.parent = prev
 			if prev != nil {
@@ -208,7 +221,7 @@ func (r *run) observePut(key string, rec httpsession.Record, v uint64, err error
 			}
 		} else {
 			if prev != nil {
-				r.problem("model: insert of %s succeeded over live v%d", r.keyName(key), prev.version)
+				r.problem("model: insert of %s succeeded over live %s", r.keyName(key), r.describeNode(prev))
 			}
 			if q != nil {
 				n.parent = q.loaded
@@ -226,7 +239,7 @@ func (r *run) observePut(key string, rec httpsession.Record, v uint64, err error
 		}
 	case errors.Is(err, httpsession.ErrConflict):
 		if prev != nil && prev.version == rec.Version {
-			r.problem("model: Put %s over v%d conflicted, the model has that version live", r.keyName(key), rec.Version)
+			r.problem("model: Put %s over %s conflicted, the model has that version live", r.keyName(key), r.ver(rec.Version))
 		}
 	default:
 		r.problem("Put %s: %v", r.keyName(key), err)
@@ -263,7 +276,7 @@ func (r *run) observeTouch(key string, expires time.Time, err error) {
 		n.expires = expires
 	case errors.Is(err, httpsession.ErrNotFound):
 		if n != nil {
-			r.problem("model: Touch %s found nothing, the model has v%d", r.keyName(key), n.version)
+			r.problem("model: Touch %s found nothing, the model has %s", r.keyName(key), r.describeNode(n))
 		}
 	default:
 		r.problem("Touch %s: %v", r.keyName(key), err)
