@@ -11,6 +11,10 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -411,5 +415,33 @@ func TestStoreURLRedactedInLog(t *testing.T) {
 	}
 	if want := "redis://ann:xxxxx@" + srv.Addr() + "/0"; !strings.Contains(text, want) {
 		t.Errorf("the log does not name the store as %q:\n%s", want, text)
+	}
+}
+
+// TestForeignSessionDirectoryRefused starts the example, as main does, on
+// a file store whose directory another user owns (nobody, mode 0700): it
+// refuses to start, and says why.
+func TestForeignSessionDirectoryRefused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give the directory to another user")
+	}
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skipf("no user nobody: %v", err)
+	}
+	uid, _ := strconv.Atoi(nobody.Uid)
+	gid, _ := strconv.Atoi(nobody.Gid)
+	dir := filepath.Join(t.TempDir(), "sessions")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = run(ctx, options{addr: "127.0.0.1:0", storeURL: "file:" + dir}, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "owned by uid "+nobody.Uid) {
+		t.Fatalf("run on a directory of nobody's: %v; want a refusal naming the owner", err)
 	}
 }
