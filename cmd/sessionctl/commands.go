@@ -27,6 +27,8 @@ var commands = []command{
 	{"destroy-owner", "OWNER", "end every session of an owner", (*app).destroyOwner},
 	{"gc", "", "delete expired records (stores without native expiry)", (*app).gc},
 	{"stats", "", "number of sessions, sizes, owners, oldest", (*app).stats},
+	// compact works on the file, without a Store; run calls it directly.
+	{"compact", "", "rewrite a bolt: file without its free pages (stop the application first)", nil},
 }
 
 func lookup(name string) *command {

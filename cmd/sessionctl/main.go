@@ -15,6 +15,7 @@
 //	destroy-owner OWNER  end every session of an owner ("sign out everywhere")
 //	gc                   delete expired records, on stores without native expiry
 //	stats                number of sessions, total and average size, owners, oldest
+//	compact              rewrite a bolt: file without its free pages (application stopped)
 //
 // The store is named by -store or else by $HTTPSESSION_STORE, with the URLs
 // of package store/open (bolt:PATH, sqlite:PATH, file:DIR, redis://...,
@@ -91,6 +92,8 @@ type options struct {
 	codec   string
 	json    bool
 	timeout time.Duration
+	// timeoutSet is whether -timeout was given.
+	timeoutSet bool
 }
 
 // run executes one sessionctl command line (without the program name) and
@@ -105,6 +108,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&opts.timeout, "timeout", 30*time.Second, "give up after this `duration` (0: never)")
 
 	pos, err := parseArgs(fs, args)
+	fs.Visit(func(f *flag.Flag) { opts.timeoutSet = opts.timeoutSet || f.Name == "timeout" })
 	if errors.Is(err, flag.ErrHelp) || (err == nil && len(pos) > 0 && pos[0] == "help") {
 		usage(stdout, fs)
 		return exitOK
@@ -115,7 +119,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return report(stderr, err)
 	}
-	if opts.timeout > 0 {
+	// A compaction cannot stop half-way, so it runs under -timeout only
+	// when that is given.
+	if opts.timeout > 0 && (pos[0] != "compact" || opts.timeoutSet) {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, opts.timeout)
 		defer cancel()
@@ -124,6 +130,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(pos) > 1 {
 		arg = pos[1]
 	}
+	if pos[0] == "compact" {
+		err = compact(ctx, opts, stdout)
+		return finish(ctx, opts, stderr, err)
+	}
 	a, err := start(ctx, opts, stdout, stderr)
 	if err == nil {
 		err = cmd.run(a, ctx, arg)
@@ -131,6 +141,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			err = fmt.Errorf("closing the store: %w", cerr)
 		}
 	}
+	return finish(ctx, opts, stderr, err)
+}
+
+// finish reports err, naming a timeout or an interrupt, and returns the
+// exit code.
+func finish(ctx context.Context, opts options, stderr io.Writer, err error) int {
 	switch {
 	case err == nil:
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):

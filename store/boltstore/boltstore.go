@@ -42,8 +42,8 @@
 // database is locked, instead of blocking. Several Managers of one process
 // share a Store, or a *bolt.DB through New. Each commit costs two fsyncs.
 // The file never shrinks: pages freed by deleted
-// sessions are reused, not returned to the file system; compact offline
-// (bbolt compact) to reclaim the space. The store runs no goroutine: the
+// sessions are reused, not returned to the file system; Compact (or
+// sessionctl compact), with the program stopped, gives the space back. The store runs no goroutine: the
 // Manager's janitor calls DeleteExpired.
 package boltstore
 
