@@ -106,7 +106,10 @@ type Cluster struct {
 	servers []*Server
 }
 
-// Addrs returns the "host:port" of every master node.
+// Addrs returns the "host:port" of every node the cluster was created
+// with: the masters, and for RedisClusterWithReplicas the replicas too. A
+// client takes any of them as seeds; which node is a master now is the
+// cluster's business (CLUSTER NODES), since a failover changes it.
 func (c *Cluster) Addrs() []string { return append([]string(nil), c.addrs...) }
 
 // Servers returns the nodes, to stop, kill or restart one. A restarted node
@@ -115,6 +118,12 @@ func (c *Cluster) Addrs() []string { return append([]string(nil), c.addrs...) }
 // Servers is nil for an external cluster.
 func (c *Cluster) Servers() []*Server { return append([]*Server(nil), c.servers...) }
 
+// ClusterNodeTimeout is the cluster-node-timeout of the nodes that
+// RedisClusterWithReplicas starts: a master that does not answer for this
+// long is failed over to its replica. Redis's default is 15 s; tests want
+// a failover within seconds.
+const ClusterNodeTimeout = 3 * time.Second
+
 // RedisCluster starts a Redis Cluster of masters (at least 3) master nodes
 // without replicas, the hash slots spread evenly, and returns once every
 // node reports cluster_state:ok, which takes about 2 s: a master does not
@@ -122,6 +131,23 @@ func (c *Cluster) Servers() []*Server { return append([]*Server(nil), c.servers.
 // If HTTPSESSION_TEST_REDIS_CLUSTER is set, the cluster at those addresses is
 // returned instead.
 func RedisCluster(t testing.TB, masters int) *Cluster {
+	t.Helper()
+	return startCluster(t, masters, 0)
+}
+
+// RedisClusterWithReplicas starts a Redis Cluster of masters (at least 3)
+// masters with one replica each, cluster-node-timeout ClusterNodeTimeout,
+// and returns once every node reports cluster_state:ok and every replica
+// is in sync with its master, so that killing a master makes its replica
+// take over. That takes a few seconds. The nodes are stopped when the test
+// ends. If HTTPSESSION_TEST_REDIS_CLUSTER is set, the cluster at those
+// addresses is returned instead, whatever its shape.
+func RedisClusterWithReplicas(t testing.TB, masters int) *Cluster {
+	t.Helper()
+	return startCluster(t, masters, 1)
+}
+
+func startCluster(t testing.TB, masters, replicas int) *Cluster {
 	t.Helper()
 	testlog.Attach(t) // go-redis's lines about this cluster go to t.Log
 	if env := os.Getenv(EnvRedisCluster); env != "" {
@@ -137,9 +163,18 @@ func RedisCluster(t testing.TB, masters int) *Cluster {
 		t.Fatalf("testservice: a Redis Cluster needs at least 3 masters, not %d", masters)
 	}
 	cli := findBinary(t, "redis-cli", "redis-tools")
+	var cfg redisConfig
+	if replicas > 0 {
+		cfg.args = []string{
+			"--cluster-node-timeout", strconv.FormatInt(ClusterNodeTimeout.Milliseconds(), 10),
+			// Replicas sync at once, not after the default wait of 5 s
+			// for more replicas to share a diskless transfer.
+			"--repl-diskless-sync-delay", "0",
+		}
+	}
 	c := &Cluster{}
-	for range masters {
-		s := startRedis(t, redisConfig{}, true)
+	for range masters * (1 + replicas) {
+		s := startRedis(t, cfg, true)
 		c.servers = append(c.servers, s)
 		c.addrs = append(c.addrs, s.Addr())
 	}
@@ -147,7 +182,7 @@ func RedisCluster(t testing.TB, masters int) *Cluster {
 	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
 	defer cancel()
 	args := append([]string{"--cluster", "create"}, c.addrs...)
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	args = append(args, "--cluster-replicas", strconv.Itoa(replicas), "--cluster-yes")
 	out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput()
 	_ = os.WriteFile(logPath, out, 0o644)
 	if err != nil {
@@ -156,13 +191,13 @@ func RedisCluster(t testing.TB, masters int) *Cluster {
 	deadline := time.Now().Add(readyTimeout)
 	for _, s := range c.servers {
 		for {
-			state, err := redisClusterState(s.Addr())
-			if err == nil && state == "ok" {
+			err := clusterNodeReady(s.Addr(), len(c.servers))
+			if err == nil {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("testservice: redis cluster node %s not ok after %v: state %q, %v\n--- %s ---\n%s",
-					s.Addr(), readyTimeout, state, err, logPath, out)
+				t.Fatalf("testservice: redis cluster node %s not ready after %v: %v\n--- %s ---\n%s",
+					s.Addr(), readyTimeout, err, logPath, out)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -171,6 +206,40 @@ func RedisCluster(t testing.TB, masters int) *Cluster {
 		s.ping = pingRedisClusterNode
 	}
 	return c
+}
+
+// clusterNodeReady checks that the node at addr reports cluster_state:ok,
+// knows all nodes of the cluster and, if it is a replica, is in sync with
+// its master: only then can it take over when its master fails.
+func clusterNodeReady(addr string, nodes int) error {
+	c, r, err := dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "CLUSTER INFO\r\nINFO replication\r\n"); err != nil {
+		return err
+	}
+	info, err := readRESP(r)
+	if err != nil {
+		return err
+	}
+	repl, err := readRESP(r)
+	if err != nil {
+		return err
+	}
+	if st := infoField(info, "cluster_state"); st != "ok" {
+		return fmt.Errorf("cluster_state:%s", st)
+	}
+	if known := infoField(info, "cluster_known_nodes"); known != strconv.Itoa(nodes) {
+		return fmt.Errorf("cluster_known_nodes:%s, want %d", known, nodes)
+	}
+	if infoField(repl, "role") == "slave" {
+		if link := infoField(repl, "master_link_status"); link != "up" {
+			return fmt.Errorf("replica: master_link_status:%s", link)
+		}
+	}
+	return nil
 }
 
 // pingRedisClusterNode is pingRedis plus a check that the node reports
