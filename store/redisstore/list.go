@@ -30,7 +30,7 @@ const scanCount = 500
 func (s *Store) List(ctx context.Context, fn func(key string, rec httpsession.Record) bool) error {
 	nodes, err := s.nodes(ctx)
 	if err != nil {
-		return wrap("list", err)
+		return s.wrap("list", err)
 	}
 	match := globEscape(s.prefix) + "*"
 	seen := map[[32]byte]struct{}{}
@@ -40,7 +40,7 @@ func (s *Store) List(ctx context.Context, fn func(key string, rec httpsession.Re
 			var names []string
 			names, cursor, err = n.Scan(ctx, cursor, match, scanCount).Result()
 			if err != nil {
-				return wrap("list", err)
+				return s.wrap("list", err)
 			}
 			var keys []string
 			for _, name := range names {
@@ -51,7 +51,7 @@ func (s *Store) List(ctx context.Context, fn func(key string, rec httpsession.Re
 			}
 			more, err := s.visit(ctx, keys, seen, fn)
 			if err != nil {
-				return wrap("list", err)
+				return s.wrap("list", err)
 			}
 			if !more {
 				return nil

@@ -52,21 +52,114 @@ func (s *Store) index(ctx context.Context, owner, key string, exp int64) error {
 // reindex brings the owner index up to date after a Put changed the
 // session under key from oldOwner to newOwner with expiry exp (Unix ms).
 // The new owner's set is updated first: if the next step fails, the index
-// holds a key too many, never one too few.
-func (s *Store) reindex(ctx context.Context, key, oldOwner, newOwner string, exp int64) error {
+// holds a key too many, never one too few. The record is written by now,
+// so a failed step fails not the Put: see indexFailed.
+func (s *Store) reindex(ctx context.Context, key, oldOwner, newOwner string, exp int64) {
 	live := exp > time.Now().UnixMilli()
 	if newOwner != "" && live {
-		if err := s.index(ctx, newOwner, key, exp); err != nil {
-			return err
-		}
+		s.indexOwned(ctx, "put", newOwner, key, exp)
+	} else {
+		s.forget(key)
 	}
 	if oldOwner != "" && (oldOwner != newOwner || !live) {
 		if _, err := s.unindex(ctx, oldOwner, []string{key}); err != nil {
-			return err
+			// The old owner's set names the key still, which OwnerKeys
+			// checks against the record and drops.
+			s.indexFailed("put", key, err)
 		}
+	}
+}
+
+// maxPending bounds the owner-set additions a Store keeps to repair.
+const maxPending = 10000
+
+// repairBatch bounds the pending additions one successful index step
+// repairs on the way.
+const repairBatch = 8
+
+// indexOwned adds key, a session of owner that lives until exp (Unix ms),
+// to owner's set. If that fails (the set's server is down, on a cluster
+// often another master than the session's), the session is missing from
+// the index: the failure is counted and logged, and the addition kept to
+// be repaired by the next successful index step of this Store, by
+// OwnerKeys of that owner, or by the session's next Put or Touch. When it
+// succeeds, it repairs a few pending additions of other sessions.
+func (s *Store) indexOwned(ctx context.Context, op, owner, key string, exp int64) {
+	if err := s.index(ctx, owner, key, exp); err != nil {
+		s.indexFailed(op, key, err)
+		s.mu.Lock()
+		if _, ok := s.pending[key]; ok || len(s.pending) < maxPending {
+			if s.pending == nil {
+				s.pending = map[string]ownerExp{}
+			}
+			s.pending[key] = ownerExp{owner, exp}
+		}
+		s.mu.Unlock()
+		return
+	}
+	s.forget(key)
+	s.repair(ctx, "", repairBatch)
+}
+
+// forget drops the pending addition of key: a newer write decides.
+func (s *Store) forget(key string) {
+	s.mu.Lock()
+	delete(s.pending, key)
+	s.mu.Unlock()
+}
+
+// repair retries up to limit pending additions (of owner's sessions only,
+// unless owner is ""), and returns the first error. An addition whose
+// session has expired meanwhile is dropped.
+func (s *Store) repair(ctx context.Context, owner string, limit int) error {
+	type job struct {
+		key string
+		oe  ownerExp
+	}
+	var jobs []job
+	s.mu.Lock()
+	for k, oe := range s.pending {
+		if len(jobs) == limit {
+			break
+		}
+		if owner == "" || oe.owner == owner {
+			jobs = append(jobs, job{k, oe})
+		}
+	}
+	s.mu.Unlock()
+	now := time.Now().UnixMilli()
+	for _, j := range jobs {
+		if j.oe.exp > now {
+			if err := s.index(ctx, j.oe.owner, j.key, j.oe.exp); err != nil {
+				return err
+			}
+		}
+		s.mu.Lock()
+		if s.pending[j.key] == j.oe { // not replaced by a newer write meanwhile
+			delete(s.pending, j.key)
+		}
+		s.mu.Unlock()
 	}
 	return nil
 }
+
+// indexFailed counts and logs an owner index step that failed after the
+// record was written, deleted or touched.
+func (s *Store) indexFailed(op, key string, err error) {
+	s.indexErrors.Add(1)
+	s.log.Warn("redisstore: owner index not updated; the session itself is saved, the index is repaired later",
+		"op", op, "key", key[:8], "err", s.wrap("index", err))
+}
+
+// IndexErrors returns how many owner index updates have failed since the
+// Store was created, after the write they belong to had succeeded. Such a
+// failure does not fail the Put, Touch or Delete: a client that retried a
+// request that answered an error would apply its changes twice, while the
+// index can be mended. Each one is logged; a missing entry is added again
+// by a later successful index update of this Store, by OwnerKeys of the
+// owner, or by the session's next Put or Touch, and an entry too many is
+// dropped by OwnerKeys.
+func (s *Store) IndexErrors() uint64 { return s.indexErrors.Load() }
 
 // unindex removes keys from owner's set, then reads their records again and
 // adds back those that owner owns after all, which it returns. Between a
@@ -140,9 +233,12 @@ func (s *Store) OwnerKeys(ctx context.Context, owner string) ([]string, error) {
 	if owner == "" {
 		return nil, nil
 	}
+	if err := s.repair(ctx, owner, maxPending); err != nil {
+		return nil, s.wrap("owner keys", err)
+	}
 	members, err := s.client.SMembers(ctx, s.ownerKey(owner)).Result()
 	if err != nil {
-		return nil, wrap("owner keys", err)
+		return nil, s.wrap("owner keys", err)
 	}
 	// Only this package writes the set, but a Redis key is anyone's to
 	// write: drop members no session key can be built from.
@@ -157,12 +253,12 @@ func (s *Store) OwnerKeys(ctx context.Context, owner string) ([]string, error) {
 	}
 	if len(invalid) > 0 {
 		if err := s.client.SRem(ctx, s.ownerKey(owner), invalid...).Err(); err != nil {
-			return nil, wrap("owner keys", err)
+			return nil, s.wrap("owner keys", err)
 		}
 	}
 	recs, err := s.owners(ctx, keys)
 	if err != nil {
-		return nil, wrap("owner keys", err)
+		return nil, s.wrap("owner keys", err)
 	}
 	var live, stale []string
 	for i, r := range recs {
@@ -175,7 +271,7 @@ func (s *Store) OwnerKeys(ctx context.Context, owner string) ([]string, error) {
 	if len(stale) > 0 {
 		kept, err := s.unindex(ctx, owner, stale)
 		if err != nil {
-			return nil, wrap("owner keys", err)
+			return nil, s.wrap("owner keys", err)
 		}
 		live = append(live, kept...)
 	}

@@ -89,9 +89,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"math/rand/v2"
+	"net"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -129,14 +135,23 @@ type Options struct {
 	// a larger one is ErrTooLarge. The default value is
 	// DefaultMaxRecordSize.
 	MaxRecordSize int
+	// Logger receives a line for each owner index update that failed
+	// after the record was written (see IndexErrors). The default is
+	// slog.Default().
+	Logger *slog.Logger
 }
 
 // Store keeps sessions in Redis. It implements httpsession.Store,
 // Toucher, Lister, OwnerIndex and Pinger, and is safe for concurrent use.
 type Store struct {
-	client  redis.UniversalClient
-	prefix  string
-	maxSize int
+	client      redis.UniversalClient
+	prefix      string
+	maxSize     int
+	log         *slog.Logger
+	indexErrors atomic.Uint64
+
+	mu      sync.Mutex
+	pending map[string]ownerExp // session key -> the owner set it is missing from
 }
 
 var (
@@ -154,7 +169,10 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("redisstore: New needs a client")
 	}
-	s := &Store{client: client, prefix: opts.Prefix, maxSize: opts.MaxRecordSize}
+	s := &Store{client: client, prefix: opts.Prefix, maxSize: opts.MaxRecordSize, log: opts.Logger}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
 	if s.prefix == "" {
 		s.prefix = DefaultPrefix
 	}
@@ -172,7 +190,31 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	if err := s.ping(ctx); err != nil {
 		return nil, fmt.Errorf("redisstore: the Redis server does not answer: %w", err)
 	}
+	if addr := s.sentinel(ctx); addr != "" {
+		return nil, fmt.Errorf("redisstore: %s is a Redis Sentinel, which keeps no data: connect through redis.NewFailoverClient with the sentinels' addresses and the master name (in store/open: redis+sentinel://HOST:PORT,.../MASTERNAME)", addr)
+	}
 	return s, nil
+}
+
+// sentinel returns the address of a node behind the client that says it
+// is a Sentinel (INFO server: redis_mode:sentinel), or "". Sentinels
+// answer PING like any server, and then refuse every command the store
+// sends. A node that does not answer INFO is not judged.
+func (s *Store) sentinel(ctx context.Context) string {
+	nodes, err := s.nodes(ctx)
+	if err != nil {
+		return ""
+	}
+	for _, n := range nodes {
+		info, err := n.Info(ctx, "server").Result()
+		if err == nil && strings.Contains(info, "redis_mode:sentinel") {
+			if c, ok := n.(*redis.Client); ok {
+				return c.Options().Addr
+			}
+			return "the server"
+		}
+	}
+	return ""
 }
 
 // casScript is Put's compare-and-set. It returns the previous owner ("" for
@@ -232,7 +274,7 @@ func (s *Store) Get(ctx context.Context, key string) (httpsession.Record, error)
 	}
 	vals, err := s.client.HMGet(ctx, s.prefix+key, recordFields...).Result()
 	if err != nil {
-		return httpsession.Record{}, wrap("get", err)
+		return httpsession.Record{}, s.wrap("get", err)
 	}
 	rec, err := parseRecord(vals)
 	if err != nil {
@@ -291,11 +333,9 @@ func (s *Store) Put(ctx context.Context, key string, rec httpsession.Record) (ui
 		return 0, fmt.Errorf("redisstore: put: %w", httpsession.ErrConflict)
 	}
 	if err != nil {
-		return 0, wrap("put", err)
+		return 0, s.wrap("put", err)
 	}
-	if err := s.reindex(ctx, key, oldOwner, rec.Owner, exp); err != nil {
-		return 0, fmt.Errorf("redisstore: put: record written, owner index not updated: %w", err)
-	}
+	s.reindex(ctx, key, oldOwner, rec.Owner, exp)
 	return ver, nil
 }
 
@@ -316,18 +356,20 @@ func unixMilli(t time.Time) int64 {
 }
 
 // Delete removes the session under key and its entry in its owner's
-// index. Deleting a missing key is not an error.
+// index. Deleting a missing key is not an error. Once the session is
+// deleted, a failure to update the index is counted (IndexErrors) and
+// logged, not returned: OwnerKeys drops the stale entry.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if !validKey(key) {
 		return ErrInvalidKey
 	}
 	owner, err := deleteScript.Run(ctx, s.client, []string{s.prefix + key}).Text()
 	if err != nil {
-		return wrap("delete", err)
+		return s.wrap("delete", err)
 	}
 	if owner != "" {
 		if _, err := s.unindex(ctx, owner, []string{key}); err != nil {
-			return fmt.Errorf("redisstore: delete: record deleted, owner index not updated: %w", err)
+			s.indexFailed("delete", key, err)
 		}
 	}
 	return nil
@@ -336,7 +378,8 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // Touch moves the expiry of the live session under key to expires,
 // leaving its data, owner and version alone. A missing or expired session
 // is httpsession.ErrNotFound, and nothing is created. An expires in the
-// past ends the session.
+// past ends the session. As with Put, a failure to update the owner index
+// after the expiry moved is counted and logged, not returned.
 func (s *Store) Touch(ctx context.Context, key string, expires time.Time) error {
 	if !validKey(key) {
 		return ErrInvalidKey
@@ -344,12 +387,10 @@ func (s *Store) Touch(ctx context.Context, key string, expires time.Time) error 
 	exp := unixMilli(expires)
 	owner, err := touchScript.Run(ctx, s.client, []string{s.prefix + key}, exp).Text()
 	if err != nil {
-		return wrap("touch", err)
+		return s.wrap("touch", err)
 	}
 	if owner != "" && exp > time.Now().UnixMilli() {
-		if err := s.index(ctx, owner, key, exp); err != nil {
-			return fmt.Errorf("redisstore: touch: expiry moved, owner index not updated: %w", err)
-		}
+		s.indexOwned(ctx, "touch", owner, key, exp)
 	}
 	return nil
 }
@@ -358,7 +399,7 @@ func (s *Store) Touch(ctx context.Context, key string, expires time.Time) error 
 // master or shard.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.ping(ctx); err != nil {
-		return wrap("ping", err)
+		return s.wrap("ping", err)
 	}
 	return nil
 }
@@ -377,12 +418,58 @@ func (s *Store) ping(ctx context.Context) error {
 }
 
 // wrap adds the package and the operation to a Redis error; redis.Nil
-// becomes httpsession.ErrNotFound.
-func wrap(op string, err error) error {
+// becomes httpsession.ErrNotFound, and an error that says the server could
+// not be reached (see unavailable) wraps httpsession.ErrUnavailable too.
+func (s *Store) wrap(op string, err error) error {
 	if errors.Is(err, redis.Nil) {
-		err = httpsession.ErrNotFound
+		return fmt.Errorf("redisstore: %s: %w", op, httpsession.ErrNotFound)
+	}
+	if s.unavailable(err) {
+		return fmt.Errorf("redisstore: %s: %w: %w", op, httpsession.ErrUnavailable, err)
 	}
 	return fmt.Errorf("redisstore: %s: %w", op, err)
+}
+
+// unavailable reports whether err says that the server could not be
+// reached or did not answer in time, or is failing over or starting:
+// errors that a later try may not get. On a cluster it also has the client
+// reload its slot map: go-redis reloads it on a MOVED reply and on a timer
+// (ClusterStateReloadInterval, 60 s by default), but not when a master it
+// knows stops answering, so without this a promoted replica would be used
+// only when the timer fires. The reloads are coalesced by go-redis, at
+// most about five a second.
+func (s *Store) unavailable(err error) bool {
+	if !unavailable(err) {
+		return false
+	}
+	if c, ok := s.client.(*redis.ClusterClient); ok {
+		c.ReloadState(context.Background())
+	}
+	return true
+}
+
+func unavailable(err error) bool {
+	var netErr net.Error
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, redis.ErrClosed):
+		// The caller gave up, or closed the client: the server is not
+		// to blame.
+		return false
+	case errors.Is(err, context.DeadlineExceeded),
+		errors.As(err, &netErr), // refused, reset, timed out, no route
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, redis.ErrPoolTimeout), errors.Is(err, redis.ErrPoolExhausted),
+		redis.IsClusterDownError(err), // no master serves the slot
+		redis.IsTryAgainError(err),    // a slot in migration, or a failover
+		redis.IsLoadingError(err),     // the server is loading its data at start
+		redis.IsReadOnlyError(err),    // a replica, still named as a master until the failover is known
+		redis.IsMasterDownError(err),  // a replica that lost its master
+		redis.IsMaxClientsError(err):
+		return true
+	}
+	// go-redis's sentinel client builds this one with errors.New.
+	return strings.Contains(err.Error(), "all sentinels specified in configuration are unreachable")
 }
 
 // validKey reports whether key is 64 lowercase hex characters, the only
