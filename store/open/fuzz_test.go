@@ -15,6 +15,7 @@ var urlSeeds = []string{
 	"", "mem:", "file:/tmp/x", "bolt:x.db", "sqlite:x.sqlite", "ftp://u:pw@h",
 	"redis://:s3cret@127.0.0.1:6379/0", "rediss://u:s3cret@h:1", "redis://h:notaport",
 	"redis+cluster://u:s3cret@h1:1,h2:2", "redis+cluster://h1:1,:2",
+	"redis+sentinel://:s3cret@h1:1,h2:2/mymaster/0?prefix=app:", "redis+sentinel://h1:1/",
 	"memcache://h1:11211,h2:11211", "memcache://", "memcache://u:s3cret@h:1/x?y#z",
 	"postgres://ann:s3cret@db:5432/app?sslmode=disable", "postgresql://ann@db/app",
 	"postgres://ann:s3cret@db:notaport/app", "postgres://ann:s3%2Fcret@db/app",
@@ -38,7 +39,7 @@ func password(raw string) string {
 				return cfg.Passwd
 			}
 		}
-	case "redis+cluster", "memcache", "memcached":
+	case "redis+cluster", "redis+sentinel", "memcache", "memcached":
 		if user, _, err := splitHosts(rest); err == nil && user != nil {
 			pw, _ := user.Password()
 			return pw
@@ -147,10 +148,17 @@ func FuzzOpen(f *testing.F) {
 		case "file", "bolt", "bbolt":
 			return
 		case "redis", "rediss":
-			if _, err := redis.ParseURL(raw); err == nil {
-				return
+			// Open takes the prefix parameter out before go-redis parses
+			// the URL.
+			if u, err := url.Parse(raw); err == nil {
+				q := u.Query()
+				q.Del("prefix")
+				u.RawQuery = q.Encode()
+				if _, err := redis.ParseURL(u.String()); err == nil {
+					return
+				}
 			}
-		case "redis+cluster", "memcache", "memcached":
+		case "redis+cluster", "redis+sentinel", "memcache", "memcached":
 			if _, _, err := splitHosts(rest); err == nil {
 				return
 			}

@@ -10,10 +10,22 @@
 //	bolt:PATH                              a bbolt database file (boltstore)
 //	redis://[:PASSWORD@]HOST:PORT[/DB]     Redis, one node (rediss:// for TLS)
 //	redis+cluster://HOST:PORT,HOST:PORT    Redis Cluster, any of its nodes
+//	redis+sentinel://[:PASSWORD@]HOST:PORT[,HOST:PORT...]/MASTERNAME[/DB]
+//	                                       Redis with Sentinel: the sentinels' addresses
 //	memcache://HOST:PORT[,HOST:PORT...]    memcached, one server or a pool
 //	postgres://USER@HOST:PORT/DB?...       PostgreSQL (pgx); postgresql:// too
 //	mysql://USER:PASS@tcp(HOST:PORT)/DB    MySQL or MariaDB (go-sql-driver DSN)
 //	sqlite:PATH                            SQLite (modernc.org/sqlite, no cgo)
+//
+// The Redis URLs take prefix=P (e.g. redis://HOST:PORT/0?prefix=myapp:),
+// the prefix of every key the store writes (redisstore.DefaultPrefix by
+// default): two applications that share a Redis server must use different
+// prefixes, or a token issued by one works in the other. All three set
+// go-redis's ContextTimeoutEnabled and one dial per try (DialerRetries 1),
+// so that an outage fails fast into the error handler; a cluster client
+// also reloads its slot map every 2 s while in use instead of every 60 s.
+// The password of a redis+sentinel:// URL is the one of the Redis servers;
+// the sentinels are asked without one.
 //
 // SQL stores create their table (sqlstore.DefaultTable) if it is missing.
 // Open checks that a server answers before it returns, so a wrong address
@@ -30,7 +42,7 @@ import (
 	"github.com/httpsession/httpsession"
 )
 
-const schemes = "mem:, file:DIR, bolt:PATH, redis://, redis+cluster://, memcache://, postgres://, mysql://, sqlite:PATH"
+const schemes = "mem:, file:DIR, bolt:PATH, redis://, redis+cluster://, redis+sentinel://, memcache://, postgres://, mysql://, sqlite:PATH"
 
 // Open returns the store that rawURL names and a function that releases it
 // (and its client or database handle).
@@ -56,7 +68,7 @@ func openScheme(ctx context.Context, scheme, rest, rawURL string) (httpsession.S
 	switch scheme {
 	case "mem", "memory", "file", "bolt", "bbolt":
 		return openEmbedded(scheme, rest)
-	case "redis", "rediss", "redis+cluster":
+	case "redis", "rediss", "redis+cluster", "redis+sentinel":
 		return openRedisURL(scheme, rest, rawURL)
 	case "memcache", "memcached":
 		return openMemcache(rest)

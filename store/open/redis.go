@@ -2,6 +2,10 @@ package open
 
 import (
 	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -9,11 +13,27 @@ import (
 	"github.com/httpsession/httpsession/store/redisstore"
 )
 
-// openRedisURL opens redis://, rediss:// and redis+cluster:// URLs.
+// clusterReloadInterval is how often a cluster client reloads its slot map
+// when it is in use. go-redis's default is 60 s, and it reloads sooner on
+// a MOVED reply but not when a master stops answering; redisstore asks for
+// a reload on such errors, and this bounds how stale the map gets if a
+// failover shows itself some other way.
+const clusterReloadInterval = 2 * time.Second
+
+// openRedisURL opens redis://, rediss://, redis+cluster:// and
+// redis+sentinel:// URLs.
 func openRedisURL(scheme, rest, rawURL string) (httpsession.Store, func() error, error) {
 	switch scheme {
 	case "redis", "rediss":
-		opts, err := redis.ParseURL(rawURL)
+		u, err := url.Parse(rawURL)
+		if err != nil {
+			return nil, nil, err
+		}
+		q := u.Query()
+		prefix := q.Get("prefix")
+		q.Del("prefix")
+		u.RawQuery = q.Encode()
+		opts, err := redis.ParseURL(u.String())
 		if err != nil {
 			return nil, nil, err
 		}
@@ -22,24 +42,96 @@ func openRedisURL(scheme, rest, rawURL string) (httpsession.Store, func() error,
 		// default, which holds every request of an outage for seconds;
 		// one try fails fast into the error handler.
 		opts.DialerRetries = 1
-		return openRedis(redis.NewClient(opts))
+		return openRedis(redis.NewClient(opts), prefix)
 	case "redis+cluster":
 		user, hosts, err := splitHosts(rest)
 		if err != nil {
 			return nil, nil, err
 		}
-		opts := &redis.ClusterOptions{Addrs: hosts, ContextTimeoutEnabled: true, DialerRetries: 1}
+		path, prefix, err := redisPathQuery(rest)
+		if err != nil {
+			return nil, nil, err
+		}
+		if path != "" && path != "/" {
+			return nil, nil, fmt.Errorf("a cluster has no databases: want redis+cluster://HOST:PORT[,HOST:PORT...][?prefix=P], not the path %q", path)
+		}
+		opts := &redis.ClusterOptions{
+			Addrs:                      hosts,
+			ContextTimeoutEnabled:      true,
+			DialerRetries:              1,
+			ClusterStateReloadInterval: clusterReloadInterval,
+		}
 		if user != nil {
 			opts.Username = user.Username()
 			opts.Password, _ = user.Password()
 		}
-		return openRedis(redis.NewClusterClient(opts))
+		return openRedis(redis.NewClusterClient(opts), prefix)
+	case "redis+sentinel":
+		user, hosts, err := splitHosts(rest)
+		if err != nil {
+			return nil, nil, err
+		}
+		path, prefix, err := redisPathQuery(rest)
+		if err != nil {
+			return nil, nil, err
+		}
+		master, db, err := sentinelPath(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		opts := &redis.FailoverOptions{
+			MasterName:            master,
+			SentinelAddrs:         hosts,
+			DB:                    db,
+			ContextTimeoutEnabled: true,
+			DialerRetries:         1,
+		}
+		if user != nil {
+			opts.Username = user.Username()
+			opts.Password, _ = user.Password()
+		}
+		return openRedis(redis.NewFailoverClient(opts), prefix)
 	}
 	return nil, nil, fmt.Errorf("unknown scheme %q", scheme)
 }
 
-func openRedis(c redis.UniversalClient) (httpsession.Store, func() error, error) {
-	s, err := redisstore.New(c, redisstore.Options{})
+// redisPathQuery returns the path of "//HOSTS/PATH?QUERY" and the prefix
+// parameter of its query, the only one these URLs take.
+func redisPathQuery(rest string) (path, prefix string, err error) {
+	rest, _, _ = strings.Cut(strings.TrimPrefix(rest, "//"), "#")
+	rest, rawQuery, _ := strings.Cut(rest, "?")
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		path = rest[i:]
+	}
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return "", "", err
+	}
+	for name := range q {
+		if name != "prefix" {
+			return "", "", fmt.Errorf("unknown parameter %q (want prefix=...)", name)
+		}
+	}
+	return path, q.Get("prefix"), nil
+}
+
+// sentinelPath parses "/MASTERNAME[/DB]".
+func sentinelPath(path string) (master string, db int, err error) {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	if parts[0] == "" || len(parts) > 2 {
+		return "", 0, fmt.Errorf("want redis+sentinel://HOST:PORT[,HOST:PORT...]/MASTERNAME[/DB]")
+	}
+	if len(parts) == 2 {
+		db, err = strconv.Atoi(parts[1])
+		if err != nil || db < 0 {
+			return "", 0, fmt.Errorf("database %q is not a number", parts[1])
+		}
+	}
+	return parts[0], db, nil
+}
+
+func openRedis(c redis.UniversalClient, prefix string) (httpsession.Store, func() error, error) {
+	s, err := redisstore.New(c, redisstore.Options{Prefix: prefix})
 	if err != nil {
 		c.Close()
 		return nil, nil, err
