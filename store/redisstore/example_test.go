@@ -50,9 +50,34 @@ func ExampleNew_cluster() {
 	client := redis.NewClusterClient(&redis.ClusterOptions{
 		Addrs:                 []string{"10.0.0.1:7000", "10.0.0.2:7000", "10.0.0.3:7000"},
 		ContextTimeoutEnabled: true,
+		// One dial per try: an outage fails fast into the ErrorHandler
+		// (503) instead of holding requests for seconds.
+		DialerRetries: 1,
+		// Reload the slot map every few seconds rather than every 60 s,
+		// so that a failover is followed even where no error shows it.
+		ClusterStateReloadInterval: 2 * time.Second,
 	})
 	defer client.Close()
 	store, err := redisstore.New(client, redisstore.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	_ = store // Config.Store of a Manager
+}
+
+// A store on a primary and its replicas managed by Redis Sentinel: the
+// client asks the sentinels for the primary and follows a failover.
+func ExampleNew_sentinel() {
+	client := redis.NewFailoverClient(&redis.FailoverOptions{
+		MasterName:            "mymaster",
+		SentinelAddrs:         []string{"10.0.0.1:26379", "10.0.0.2:26379", "10.0.0.3:26379"},
+		ContextTimeoutEnabled: true,
+		DialerRetries:         1,
+	})
+	defer client.Close()
+	// New refuses a plain client connected to a sentinel's address:
+	// sentinels answer PING but hold no sessions.
+	store, err := redisstore.New(client, redisstore.Options{Prefix: "shop:session:"})
 	if err != nil {
 		log.Fatal(err)
 	}

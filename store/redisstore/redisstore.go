@@ -58,9 +58,42 @@
 // its record, returns only those the owner still owns and removes the
 // rest. It does not miss a live session: every write and every Touch of an
 // owned session adds the key again and pushes out the set's expiry, and no
-// step removes a key without checking the record afterwards. If the index
-// step fails, Put or Touch returns an error although the record was
-// written; the next Put or Touch of the session indexes it.
+// step removes a key without checking the record afterwards.
+//
+// If an index step fails after the record was written (the set lives on a
+// master that is down), the Put, Touch or Delete still succeeds: the
+// failure is logged to Options.Logger and counted (IndexErrors), and a
+// missing entry is kept in memory and added by the next index step of this
+// Store that succeeds, by OwnerKeys of that owner, or by the session's next
+// Put or Touch. Failing the save instead would make a client that retries
+// apply its changes twice, since the record is already written.
+//
+// A go-redis ClusterClient reloads its slot map on a MOVED reply and on a
+// timer, ClusterStateReloadInterval, 60 s by default, but not when a
+// master stops answering: after a failover it would go on calling the dead
+// master until the timer fires. The Store asks the client for a reload
+// (ClusterClient.ReloadState) whenever a call fails as unavailable, so a
+// promoted replica is used at once; set ClusterStateReloadInterval to a
+// few seconds too (store/open uses 2 s), for the changes that show no
+// error.
+//
+// # Sentinel
+//
+// Use a go-redis failover client (redis.NewFailoverClient) with the
+// sentinels' addresses and the master name; it asks the sentinels for the
+// primary and follows a failover. New refuses a client connected to a
+// sentinel itself (INFO server says redis_mode:sentinel): a sentinel
+// answers PING, but keeps no data and refuses every command the store
+// sends.
+//
+// # Errors
+//
+// Errors that say the server cannot be used right now wrap
+// httpsession.ErrUnavailable beside the go-redis error, so the default
+// ErrorHandler answers 503 with Retry-After: connection refused or reset,
+// timeouts and deadlines, a full pool, and the replies CLUSTERDOWN,
+// TRYAGAIN, LOADING, READONLY (a primary turned replica by a failover),
+// MASTERDOWN and max clients.
 //
 // # Guarantees
 //
