@@ -213,7 +213,7 @@ func runFailover(t *testing.T, f failover) {
 	})
 	errs := &unavailableCounter{}
 	m := newManager(t, httpsession.Config{
-		Store:        openStore(t, f.storeURL),
+		Store: openStore(t, f.storeURL),
 		// Generous, for a loaded machine: the failures of a failover are
 		// refused connections and error replies, which come at once.
 		StoreTimeout: 5 * time.Second,
