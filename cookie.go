@@ -1,6 +1,10 @@
 package httpsession
 
 import (
+	"cmp"
+	"errors"
+	"fmt"
+	"iter"
 	"net/http"
 	"strings"
 	"time"
@@ -14,14 +18,21 @@ import (
 type Transport interface {
 	// ReadToken returns the token the request presents, or "".
 	ReadToken(r *http.Request) string
-	// WriteToken sends a new or renewed token with the response. deadline
-	// is the session's absolute expiry.
-	WriteToken(w http.ResponseWriter, r *http.Request, token string, deadline time.Time)
+	// WriteToken sends a new or renewed token with the response. expires
+	// is when the client should forget it: the session's absolute
+	// deadline, or zero for a token that ends with the browser session.
+	WriteToken(w http.ResponseWriter, r *http.Request, token string, expires time.Time)
 	// ClearToken tells the client to forget its token.
 	ClearToken(w http.ResponseWriter, r *http.Request)
+	// Vary returns the request header the token comes in, which the
+	// Manager names in the Vary header of every response so that caches
+	// keep the responses of different sessions apart; "" for none.
+	Vary() string
 }
 
-// Cookie configures the session cookie of the default transport.
+// Cookie is the default Transport: the token in one cookie, signed (and
+// optionally encrypted) when Keys are given. To change its defaults, set
+// Config.Transport to a *Cookie; New checks it and works on a copy.
 type Cookie struct {
 	// Name is the cookie name. The default is "session". A name starting
 	// with "__Host-" forces Secure and Path=/ and forbids Domain; one
@@ -41,10 +52,25 @@ type Cookie struct {
 	AllowScripts bool
 	// SameSite is the SameSite attribute. The default is Lax.
 	SameSite http.SameSite
+	// Partitioned sets the Partitioned attribute (CHIPS): embedded in
+	// another site, the browser keeps a separate cookie per top-level
+	// site. It needs Secure.
+	Partitioned bool
 	// Persist makes the cookie outlive the browser session: it then carries
 	// Expires and Max-Age set to the session's absolute deadline. By default
-	// the cookie is a browser-session cookie.
+	// the cookie is a browser-session cookie. Session.SetLifetime chooses
+	// per session.
 	Persist bool
+	// Keys sign (and, with Block keys, encrypt) the cookie, newest first:
+	// the first key signs, every key verifies, so keys can be rotated. The
+	// default, none, sends the bare token, which is already unguessable;
+	// signing lets forged cookies be refused without a store call.
+	Keys []Key
+
+	secure bool // forced by a __Host- or __Secure- prefix
+	custom bool // tokens come from Config.NewToken
+	codecs []securecookie.Codec
+	now    func() time.Time // set once the cookie is prepared
 }
 
 // Key is one key pair for signing, and optionally encrypting, the session
@@ -58,29 +84,80 @@ type Key struct {
 	Block []byte
 }
 
-// cookieTransport is the default Transport: one cookie, signed when keys are
-// configured.
-type cookieTransport struct {
-	c      Cookie
-	secure bool // forced by a __Host- or __Secure- prefix
-	codecs []securecookie.Codec
-	now    func() time.Time
+// prepare returns a checked copy of c with its defaults filled in.
+func (c *Cookie) prepare(now func() time.Time, custom bool) (*Cookie, error) {
+	p := *c
+	p.Name, p.Path = cmp.Or(p.Name, "session"), cmp.Or(p.Path, "/")
+	p.SameSite = cmp.Or(p.SameSite, http.SameSiteLaxMode)
+	p.now, p.custom, p.codecs = now, custom, nil
+	p.secure = strings.HasPrefix(p.Name, "__Host-") || strings.HasPrefix(p.Name, "__Secure-")
+	switch {
+	case p.SameSite == http.SameSiteNoneMode && !p.Secure:
+		return nil, errors.New("httpsession: SameSite=None cookies must be Secure")
+	case p.Partitioned && !p.Secure && !p.secure:
+		return nil, errors.New("httpsession: Partitioned cookies must be Secure")
+	case strings.HasPrefix(p.Name, "__Host-") && (p.Domain != "" || p.Path != "/"):
+		return nil, fmt.Errorf("httpsession: cookie %q: __Host- cookies need Path=/ and no Domain", p.Name)
+	}
+	for i, k := range p.Keys {
+		if len(k.Hash) < 32 {
+			return nil, fmt.Errorf("httpsession: Keys[%d].Hash must be at least 32 bytes", i)
+		}
+		if n := len(k.Block); n != 0 && n != 16 && n != 24 && n != 32 {
+			return nil, fmt.Errorf("httpsession: Keys[%d].Block must be 16, 24 or 32 bytes", i)
+		}
+		sc := securecookie.New(k.Hash, k.Block)
+		sc.SetSerializer(securecookie.NopEncoder{})
+		// A session's own lifetime may be longer than any default: the
+		// server-side deadline decides, not the signature's age.
+		sc.MaxAge(0)
+		p.codecs = append(p.codecs, sc)
+	}
+	return &p, nil
 }
 
-func (t *cookieTransport) ReadToken(r *http.Request) string {
-	if len(t.codecs) == 0 {
-		return firstCookie(r.Header["Cookie"], t.c.Name)
+// ready returns c prepared: itself inside a Manager, else a checked copy
+// (nil if c is invalid), so that a Cookie used on its own still signs.
+func (c *Cookie) ready() *Cookie {
+	if c.now != nil {
+		return c
 	}
-	// With duplicate cookies of one name (cookie tossing from a sibling
-	// domain), take the first one that verifies. Each key is tried on its
-	// own rather than with DecodeMulti: a signature does not say whether the
-	// value is encrypted, so after a rotation from signing to encryption
-	// with the same hash key, the new key verifies an old cookie and
-	// decrypts it to garbage; the old key must still get its turn.
-	for _, c := range r.CookiesNamed(t.c.Name) {
-		for _, codec := range t.codecs {
+	p, _ := c.prepare(time.Now, true)
+	return p
+}
+
+// maxVerified bounds the duplicate cookies whose signature is checked.
+const maxVerified = 3
+
+// ReadToken returns the token of the request's cookie. Among cookies of
+// the same name (cookie tossing from a sibling domain) it takes the first
+// well-formed one, and checks the signatures of at most three.
+func (c *Cookie) ReadToken(r *http.Request) string {
+	if c = c.ready(); c == nil {
+		return ""
+	}
+	verified := 0
+	for v := range cookieValues(r.Header["Cookie"], c.Name) {
+		if len(c.codecs) == 0 {
+			if validToken(v, c.custom) {
+				return v
+			}
+			continue
+		}
+		if len(v) < tokenLen || len(v) > 4096 || !isBase64URL(strings.TrimRight(v, "=")) {
+			continue // cannot be a signed value: costs no verification
+		}
+		if verified++; verified > maxVerified {
+			return ""
+		}
+		// Each key is tried on its own rather than with DecodeMulti: a
+		// signature does not say whether the value is encrypted, so after
+		// a rotation from signing to encryption with the same hash key,
+		// the new key verifies an old cookie and decrypts it to garbage;
+		// the old key must still get its turn.
+		for _, sc := range c.codecs {
 			var raw []byte
-			if codec.Decode(t.c.Name, c.Value, &raw) == nil && validToken(string(raw), true) {
+			if sc.Decode(c.Name, v, &raw) == nil && validToken(string(raw), c.custom) {
 				return string(raw)
 			}
 		}
@@ -88,31 +165,37 @@ func (t *cookieTransport) ReadToken(r *http.Request) string {
 	return ""
 }
 
-// firstCookie returns the value of the first cookie called name in the
-// Cookie header lines, without parsing the others: r.Cookie allocates for
-// every cookie of the request. Quotes around the value are dropped as
-// net/http does; what the value may contain is checked by the Manager.
-func firstCookie(lines []string, name string) string {
-	for _, line := range lines {
-		for part := range strings.SplitSeq(line, ";") {
-			part = strings.TrimSpace(part)
-			n, v, ok := strings.Cut(part, "=")
-			if !ok || n != name {
-				continue
+// cookieValues yields the values of the cookies called name in the Cookie
+// header lines, without parsing the others: r.Cookie allocates for every
+// cookie of the request. Quotes around a value are dropped as net/http
+// does; what the value may contain is checked by the caller.
+func cookieValues(lines []string, name string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for _, line := range lines {
+			for part := range strings.SplitSeq(line, ";") {
+				n, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+				if !ok || n != name {
+					continue
+				}
+				if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+					v = v[1 : len(v)-1]
+				}
+				if !yield(v) {
+					return
+				}
 			}
-			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
-				v = v[1 : len(v)-1]
-			}
-			return v
 		}
 	}
-	return ""
 }
 
-func (t *cookieTransport) WriteToken(w http.ResponseWriter, r *http.Request, token string, deadline time.Time) {
+// WriteToken sets the cookie to token, signed when Keys are given.
+func (c *Cookie) WriteToken(w http.ResponseWriter, r *http.Request, token string, expires time.Time) {
+	if c = c.ready(); c == nil {
+		return
+	}
 	value := token
-	if len(t.codecs) > 0 {
-		v, err := securecookie.EncodeMulti(t.c.Name, []byte(token), t.codecs...)
+	if len(c.codecs) > 0 {
+		v, err := securecookie.EncodeMulti(c.Name, []byte(token), c.codecs...)
 		if err != nil {
 			// Only a broken key configuration gets here, and New checked
 			// the keys; send no cookie rather than an unsigned one.
@@ -120,145 +203,40 @@ func (t *cookieTransport) WriteToken(w http.ResponseWriter, r *http.Request, tok
 		}
 		value = v
 	}
-	c := t.cookie(r, value)
-	if t.c.Persist {
-		c.Expires = deadline.UTC()
-		c.MaxAge = int(deadline.Sub(t.now()).Seconds())
-		if c.MaxAge <= 0 {
-			c.MaxAge = -1
+	hc := c.cookie(r, value)
+	if !expires.IsZero() {
+		hc.Expires = expires.UTC()
+		hc.MaxAge = max(int(expires.Sub(c.now()).Seconds()), -1)
+		if hc.MaxAge == 0 {
+			hc.MaxAge = -1
 		}
 	}
-	http.SetCookie(w, c)
+	http.SetCookie(w, hc)
 }
 
-func (t *cookieTransport) ClearToken(w http.ResponseWriter, r *http.Request) {
-	c := t.cookie(r, "")
-	c.MaxAge = -1
-	c.Expires = time.Unix(1, 0)
-	http.SetCookie(w, c)
+// ClearToken expires the cookie.
+func (c *Cookie) ClearToken(w http.ResponseWriter, r *http.Request) {
+	if c = c.ready(); c == nil {
+		return
+	}
+	hc := c.cookie(r, "")
+	hc.MaxAge = -1
+	hc.Expires = time.Unix(1, 0)
+	http.SetCookie(w, hc)
 }
 
-func (t *cookieTransport) cookie(r *http.Request, value string) *http.Cookie {
+func (c *Cookie) cookie(r *http.Request, value string) *http.Cookie {
 	return &http.Cookie{
-		Name:     t.c.Name,
-		Value:    value,
-		Domain:   t.c.Domain,
-		Path:     t.c.Path,
-		Secure:   t.secure || t.c.Secure || r.TLS != nil,
-		HttpOnly: !t.c.AllowScripts,
-		SameSite: t.c.SameSite,
+		Name:        c.Name,
+		Value:       value,
+		Domain:      c.Domain,
+		Path:        c.Path,
+		Secure:      c.secure || c.Secure || r.TLS != nil,
+		HttpOnly:    !c.AllowScripts,
+		SameSite:    c.SameSite,
+		Partitioned: c.Partitioned,
 	}
 }
 
-func (t *cookieTransport) vary() string { return "Cookie" }
-
-// HeaderTransport reads the token from a request header and sends new tokens
-// in a response header. It suits APIs whose clients are not browsers.
-type HeaderTransport struct {
-	// Name is the request header. The default is "Authorization".
-	Name string
-	// Scheme is the auth scheme in front of the token. The default is
-	// "Bearer" when Name is "Authorization" and none otherwise.
-	Scheme string
-	// Response is the response header that carries a new token. The
-	// default is "Session-Token". A cleared token is sent as an empty value.
-	Response string
-}
-
-// ReadToken returns the token of the request header.
-func (t HeaderTransport) ReadToken(r *http.Request) string {
-	v := r.Header.Get(t.name())
-	if s := t.scheme(); s != "" {
-		if len(v) <= len(s) || !strings.EqualFold(v[:len(s)], s) || v[len(s)] != ' ' {
-			return ""
-		}
-		v = v[len(s)+1:]
-	}
-	return strings.TrimSpace(v)
-}
-
-// WriteToken sets the response header to token.
-func (t HeaderTransport) WriteToken(w http.ResponseWriter, _ *http.Request, token string, _ time.Time) {
-	w.Header().Set(t.response(), token)
-}
-
-// ClearToken sets the response header to an empty value.
-func (t HeaderTransport) ClearToken(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set(t.response(), "")
-}
-
-func (t HeaderTransport) vary() string { return t.name() }
-
-func (t HeaderTransport) name() string {
-	if t.Name == "" {
-		return "Authorization"
-	}
-	return t.Name
-}
-
-func (t HeaderTransport) scheme() string {
-	if t.Scheme == "" && strings.EqualFold(t.name(), "Authorization") {
-		return "Bearer"
-	}
-	return t.Scheme
-}
-
-func (t HeaderTransport) response() string {
-	if t.Response == "" {
-		return "Session-Token"
-	}
-	return t.Response
-}
-
-// FormTransport reads the token from a URL-encoded form field of the request
-// body and, when Query is set, from the query string, as CGI sessions did.
-// New tokens go out in a response header; the application puts
-// Session.Token into its forms and links. Tokens in URLs leak through logs
-// and Referer headers: prefer cookies, and enable this only where cookies
-// cannot be used.
-type FormTransport struct {
-	// Field is the form field and query parameter name. The default is
-	// "session".
-	Field string
-	// Query also accepts the token from the query string.
-	Query bool
-	// Response is the response header that carries a new token. The default
-	// is "Session-Token".
-	Response string
-}
-
-// ReadToken returns the token of the form field or query parameter.
-func (t FormTransport) ReadToken(r *http.Request) string {
-	field := t.Field
-	if field == "" {
-		field = "session"
-	}
-	if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
-		if err := r.ParseForm(); err == nil {
-			if v := r.PostForm.Get(field); v != "" {
-				return v
-			}
-		}
-	}
-	if t.Query {
-		return r.URL.Query().Get(field)
-	}
-	return ""
-}
-
-// WriteToken sets the response header to token.
-func (t FormTransport) WriteToken(w http.ResponseWriter, _ *http.Request, token string, _ time.Time) {
-	w.Header().Set(t.response(), token)
-}
-
-// ClearToken sets the response header to an empty value.
-func (t FormTransport) ClearToken(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set(t.response(), "")
-}
-
-func (t FormTransport) response() string {
-	if t.Response == "" {
-		return "Session-Token"
-	}
-	return t.Response
-}
+// Vary returns "Cookie".
+func (c *Cookie) Vary() string { return "Cookie" }

@@ -20,8 +20,8 @@ import (
 // test cannot import a store, which imports this package) FuzzMiddleware
 // runs on fuzzStore, a map, instead of memstore.
 
-// fuzzLifetime is the signature age limit of the fuzzed transports: long,
-// so that the signed cookies in the committed seed corpus keep verifying.
+// fuzzLifetime is the session lifetime of FuzzMiddleware: long, so that
+// the stored session outlives any fuzzing run.
 const fuzzLifetime = 100 * 365 * 24 * time.Hour
 
 // fuzzKey returns a fixed key of n bytes derived from name, so that seeds
@@ -51,9 +51,9 @@ var fuzzTokens = []string{
 	"",
 }
 
-func fuzzTransport(tb testing.TB, keys ...Key) *cookieTransport {
+func fuzzTransport(tb testing.TB, keys ...Key) *Cookie {
 	tb.Helper()
-	t, err := newCookieTransport(Cookie{}, keys, fuzzLifetime, time.Now)
+	t, err := (&Cookie{Keys: keys}).prepare(time.Now, false)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func FuzzCookie(f *testing.F) {
 		f.Add(s)
 	}
 	for _, tok := range fuzzTokens {
-		for _, t := range []*cookieTransport{signed, sealed, other} {
+		for _, t := range []*Cookie{signed, sealed, other} {
 			v := cookieValue(f, t, tok)
 			f.Add("session=" + v)
 			f.Add("session=" + v[:len(v)/2])
@@ -150,7 +150,7 @@ func FuzzCookie(f *testing.F) {
 		if tok := bare.ReadToken(r); tok != "" && !strings.Contains(header, tok) {
 			t.Fatalf("bare transport read %q, which is not in the header", tok)
 		}
-		for _, tr := range []*cookieTransport{signed, sealed} {
+		for _, tr := range []*Cookie{signed, sealed} {
 			if tok := tr.ReadToken(r); !issued[tok] {
 				t.Fatalf("keyed transport read %q, a token this test never signed", tok)
 			}
@@ -168,8 +168,8 @@ func FuzzSecureCookieRotation(f *testing.F) {
 	f.Add(fuzzTokens[1], true, "MTcwMDAwMDAwMHxhYmN8ZGVm")
 	f.Add("x", false, "||")
 	f.Add("\x00\xff", true, strings.Repeat("A", 300))
-	plain := []*cookieTransport{fuzzTransport(f, fuzzKeyA), fuzzTransport(f, fuzzKeyB, fuzzKeyA), fuzzTransport(f, fuzzKeyB)}
-	sealed := []*cookieTransport{fuzzTransport(f, fuzzKeyAE), fuzzTransport(f, fuzzKeyBE, fuzzKeyAE), fuzzTransport(f, fuzzKeyBE)}
+	plain := []*Cookie{fuzzTransport(f, fuzzKeyA), fuzzTransport(f, fuzzKeyB, fuzzKeyA), fuzzTransport(f, fuzzKeyB)}
+	sealed := []*Cookie{fuzzTransport(f, fuzzKeyAE), fuzzTransport(f, fuzzKeyBE, fuzzKeyAE), fuzzTransport(f, fuzzKeyBE)}
 	f.Fuzz(func(t *testing.T, token string, encrypt bool, garbage string) {
 		ts := plain
 		if encrypt {
@@ -279,7 +279,7 @@ func FuzzMiddleware(f *testing.F) {
 	var setups []setup
 	for _, keys := range [][]Key{nil, {fuzzKeyA}} {
 		store := &fuzzStore{recs: map[string]Record{}}
-		m, err := New(Config{Store: store, Keys: keys, Lifetime: fuzzLifetime, Logger: slog.New(slog.DiscardHandler)})
+		m, err := New(Config{Store: store, Transport: &Cookie{Keys: keys}, Lifetime: fuzzLifetime, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			f.Fatal(err)
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/httpsession/httpsession"
+	"github.com/httpsession/httpsession/transport"
 )
 
 // rawRequest sends bytes as they are, so that headers a Go client would
@@ -49,7 +50,7 @@ func TestHostileInput(t *testing.T) {
 		t.Run(fmt.Sprintf("signed=%v", keys), func(t *testing.T) {
 			cfg := httpsession.Config{}
 			if keys {
-				cfg.Keys = []httpsession.Key{{Hash: []byte(strings.Repeat("k", 32))}}
+				cfg.Transport = &httpsession.Cookie{Keys: []httpsession.Key{{Hash: []byte(strings.Repeat("k", 32))}}}
 			}
 			m, cs, _ := newManager(t, cfg)
 			srv := httptest.NewServer(m.Handler(api()))
@@ -118,7 +119,7 @@ func TestHostileInput(t *testing.T) {
 
 // The form transport reads a huge form without a 5xx.
 func TestHostileFormTransport(t *testing.T) {
-	m, cs, _ := newManager(t, httpsession.Config{Transport: httpsession.FormTransport{Query: true}})
+	m, cs, _ := newManager(t, httpsession.Config{Transport: transport.Form{Query: true}})
 	srv := httptest.NewServer(m.Handler(api()))
 	defer srv.Close()
 	for name, body := range map[string]string{

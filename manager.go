@@ -1,16 +1,15 @@
 package httpsession
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/gorilla/securecookie"
 	"github.com/httpsession/httpsession/codec"
 )
 
@@ -22,7 +21,8 @@ type Config struct {
 	// Codec encodes session state. The default is codec.Gob.
 	Codec codec.Codec
 	// Lifetime is the absolute lifetime of a session from its creation (or
-	// its last Renew); activity never extends it. The default is 24 hours.
+	// its last Renew); activity never extends it. Session.SetLifetime
+	// sets another per session. The default is 24 hours.
 	Lifetime time.Duration
 	// IdleTimeout ends a session that saw no request for this long. The
 	// default, 0, means no idle timeout. OWASP suggests 15 to 30 minutes
@@ -31,18 +31,17 @@ type Config struct {
 	// TouchInterval is how often a request that changes nothing may slide
 	// the idle expiry in the store. The default is a tenth of IdleTimeout.
 	TouchInterval time.Duration
-	// Cookie configures the session cookie of the default transport.
-	Cookie Cookie
-	// Transport carries tokens. The default is a cookie configured by
-	// Cookie and signed with Keys; see HeaderTransport and FormTransport
-	// for the alternatives.
+	// RenewGrace is how long, after Session.Renew, a request that still
+	// carries the old token (another tab, a request sent before the login
+	// finished) gets a session with Status StatusInterrupted: no data, no
+	// saves and no token, so it cannot log its own user out. A marker
+	// record under the old key, holding nothing, expires with the window;
+	// afterwards the old token is unknown. The default is 30 seconds; a
+	// negative value turns it off.
+	RenewGrace time.Duration
+	// Transport carries tokens. The default is a *Cookie with its
+	// defaults; package transport has the others.
 	Transport Transport
-	// Keys sign (and, with Block keys, encrypt) the session cookie, newest
-	// first: the first key signs, every key verifies, so keys can be
-	// rotated. The default, none, sends the bare token, which is already
-	// unguessable; signing lets forged cookies be refused without a store
-	// call.
-	Keys []Key
 	// MaxSize is the largest encoded session in bytes; a save over it fails
 	// with ErrTooLarge. The default is 1 MiB; a negative value means no
 	// limit beyond the store's own.
@@ -54,25 +53,22 @@ type Config struct {
 	// a store that implements Cleaner (stores without native expiry). The
 	// default is 5 minutes; a negative value disables the janitor.
 	CleanupInterval time.Duration
-	// RecordClient records the User-Agent and IP address of the request
-	// that creates a session, for "your devices" pages.
-	RecordClient bool
-	// BindIP ends a session when a request comes from another IP address
-	// than the one that created it, and BindUserAgent when it comes with
-	// another User-Agent (Catalyst's verify_address and verify_user_agent).
-	// Both are off by default: mobile clients change addresses, and
-	// clients behind a NAT share one. Either implies RecordClient.
-	BindIP, BindUserAgent bool
-	// ClientIP returns the client address of a request for RecordClient
-	// and BindIP. The default is the host part of r.RemoteAddr; behind a
-	// reverse proxy, supply one that trusts forwarded headers from that
-	// proxy only.
-	ClientIP func(r *http.Request) string
+	// Client says what is recorded of the client that creates a session
+	// and whether later requests must come from the same client.
+	Client Client
+	// AllowCreate, when set, is asked before a new session is first saved
+	// in a request; an error refuses the session and goes to the
+	// ErrorHandler (the default answers 429 to one wrapping
+	// ErrTooManySessions). Use it to rate-limit session creation per
+	// client. Sessions that already exist, renewed ones included, are not
+	// asked about.
+	AllowCreate func(r *http.Request) error
 	// Hooks are called on session lifecycle events, for audit logs.
 	Hooks Hooks
 	// ErrorHandler answers a request whose session could not be loaded or
 	// saved. The default logs the error and answers 503 with Retry-After
-	// for ErrUnavailable and 500 for anything else.
+	// for ErrUnavailable, 429 for ErrTooManySessions and 500 for anything
+	// else.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 	// Logger receives the Manager's log lines; it never sees a raw token.
 	// The default is slog.Default().
@@ -85,12 +81,32 @@ type Config struct {
 	NewToken func() (string, error)
 }
 
+// Client configures what a Manager records of the client that creates a
+// session and whether later requests must come from it.
+type Client struct {
+	// Record keeps the User-Agent and IP address of the request that
+	// creates a session, for "your devices" pages.
+	Record bool
+	// BindIP ends a session when a request comes from another IP address
+	// than the one that created it, and BindUserAgent when it comes with
+	// another User-Agent (Catalyst's verify_address and verify_user_agent).
+	// Both are off by default: mobile clients change addresses, and
+	// clients behind a NAT share one. Either records the client, as Record.
+	BindIP, BindUserAgent bool
+	// IP returns the client address of a request. The default is the host
+	// part of r.RemoteAddr; behind a reverse proxy, supply one that trusts
+	// forwarded headers from that proxy only.
+	IP func(r *http.Request) string
+}
+
 // Manager loads and saves sessions around HTTP handlers. Create it with New.
 // A Manager is safe for concurrent use.
 type Manager struct {
 	cfg       Config
 	transport Transport
 	vary      string
+	persist   bool // the transport's default cookie kind
+	sleep     func(ctx context.Context, d time.Duration) error
 	stop      chan struct{}
 	stopOnce  sync.Once
 	done      chan struct{}
@@ -104,26 +120,19 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("httpsession: Config.Store is required")
 	}
-	if cfg.Codec == nil {
-		cfg.Codec = codec.Gob{}
-	}
 	if cfg.Lifetime < 0 || cfg.IdleTimeout < 0 || cfg.TouchInterval < 0 {
 		return nil, errors.New("httpsession: Lifetime, IdleTimeout and TouchInterval must not be negative")
 	}
-	if cfg.Lifetime == 0 {
-		cfg.Lifetime = 24 * time.Hour
+	if cfg.Codec == nil {
+		cfg.Codec = codec.Gob{}
 	}
-	if cfg.TouchInterval == 0 {
-		cfg.TouchInterval = cfg.IdleTimeout / 10
-	}
-	if cfg.MaxSize == 0 {
-		cfg.MaxSize = 1 << 20
-	}
+	cfg.Lifetime = cmp.Or(cfg.Lifetime, 24*time.Hour)
+	cfg.TouchInterval = cmp.Or(cfg.TouchInterval, cfg.IdleTimeout/10)
+	cfg.RenewGrace = cmp.Or(cfg.RenewGrace, 30*time.Second)
+	cfg.MaxSize = cmp.Or(cfg.MaxSize, 1<<20)
+	cfg.CleanupInterval = cmp.Or(cfg.CleanupInterval, 5*time.Minute)
 	if cfg.StoreTimeout <= 0 {
 		cfg.StoreTimeout = 5 * time.Second
-	}
-	if cfg.CleanupInterval == 0 {
-		cfg.CleanupInterval = 5 * time.Minute
 	}
 	if cfg.ErrorHandler == nil {
 		cfg.ErrorHandler = defaultErrorHandler
@@ -134,24 +143,22 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.ClientIP == nil {
-		cfg.ClientIP = remoteIP
+	if cfg.Client.IP == nil {
+		cfg.Client.IP = remoteIP
 	}
-	cfg.RecordClient = cfg.RecordClient || cfg.BindIP || cfg.BindUserAgent
-	m := &Manager{cfg: cfg, transport: cfg.Transport}
+	cfg.Client.Record = cfg.Client.Record || cfg.Client.BindIP || cfg.Client.BindUserAgent
+	m := &Manager{cfg: cfg, transport: cfg.Transport, sleep: sleep}
 	if m.transport == nil {
-		t, err := newCookieTransport(cfg.Cookie, cfg.Keys, cfg.Lifetime, cfg.Now)
+		m.transport = new(Cookie)
+	}
+	if c, ok := m.transport.(*Cookie); ok {
+		p, err := c.prepare(cfg.Now, cfg.NewToken != nil)
 		if err != nil {
 			return nil, err
 		}
-		m.transport = t
-		m.cfg.Cookie = t.c
-	} else if len(cfg.Keys) > 0 {
-		return nil, errors.New("httpsession: Config.Keys sign cookies and need the default cookie transport")
+		m.transport, m.persist = p, p.Persist
 	}
-	if v, ok := m.transport.(interface{ vary() string }); ok {
-		m.vary = v.vary()
-	}
+	m.vary = m.transport.Vary()
 	if c, ok := cfg.Store.(Cleaner); ok && cfg.CleanupInterval > 0 {
 		m.stop, m.done = make(chan struct{}), make(chan struct{})
 		go m.janitor(c)
@@ -159,55 +166,24 @@ func New(cfg Config) (*Manager, error) {
 	return m, nil
 }
 
-func newCookieTransport(c Cookie, keys []Key, lifetime time.Duration, now func() time.Time) (*cookieTransport, error) {
-	if c.Name == "" {
-		c.Name = "session"
-	}
-	if c.Path == "" {
-		c.Path = "/"
-	}
-	if c.SameSite == 0 {
-		c.SameSite = http.SameSiteLaxMode
-	}
-	if c.SameSite == http.SameSiteNoneMode && !c.Secure {
-		return nil, errors.New("httpsession: SameSite=None cookies must be Secure")
-	}
-	t := &cookieTransport{c: c, now: now}
-	switch {
-	case strings.HasPrefix(c.Name, "__Host-"):
-		if c.Domain != "" || c.Path != "/" {
-			return nil, fmt.Errorf("httpsession: cookie %q: __Host- cookies need Path=/ and no Domain", c.Name)
-		}
-		t.secure = true
-	case strings.HasPrefix(c.Name, "__Secure-"):
-		t.secure = true
-	}
-	for i, k := range keys {
-		if len(k.Hash) < 32 {
-			return nil, fmt.Errorf("httpsession: Keys[%d].Hash must be at least 32 bytes", i)
-		}
-		if n := len(k.Block); n != 0 && n != 16 && n != 24 && n != 32 {
-			return nil, fmt.Errorf("httpsession: Keys[%d].Block must be 16, 24 or 32 bytes", i)
-		}
-		sc := securecookie.New(k.Hash, k.Block)
-		sc.SetSerializer(securecookie.NopEncoder{})
-		// The signature's own age limit backs the server-side deadline.
-		sc.MaxAge(int(lifetime / time.Second))
-		t.codecs = append(t.codecs, sc)
-	}
-	return t, nil
-}
+// ErrTooManySessions is for Config.AllowCreate to wrap when it refuses a
+// new session because a client creates too many; the default ErrorHandler
+// answers 429 Too Many Requests.
+var ErrTooManySessions = errors.New("httpsession: too many new sessions")
 
 // retryAfter is the Retry-After the default ErrorHandler sends with a 503.
 const retryAfter = "5"
 
 func defaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, ErrUnavailable) {
+	code := http.StatusInternalServerError
+	switch {
+	case errors.Is(err, ErrUnavailable):
 		w.Header().Set("Retry-After", retryAfter)
-		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
-		return
+		code = http.StatusServiceUnavailable
+	case errors.Is(err, ErrTooManySessions):
+		code = http.StatusTooManyRequests
 	}
-	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+	http.Error(w, http.StatusText(code), code)
 }
 
 // Close stops the janitor. It does not close the store.
@@ -272,6 +248,11 @@ func (m *Manager) clean(c Cleaner) bool {
 }
 
 func (m *Manager) now() time.Time { return m.cfg.Now() }
+
+// lifetimeOr returns d, a session's own lifetime, or the Manager's for 0.
+func (m *Manager) lifetimeOr(d time.Duration) time.Duration {
+	return cmp.Or(d, m.cfg.Lifetime)
+}
 
 func (m *Manager) token() (string, error) {
 	if m.cfg.NewToken == nil {

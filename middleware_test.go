@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/httpsession/httpsession"
+	"github.com/httpsession/httpsession/transport"
 )
 
 func TestNewSessionAndPersistence(t *testing.T) {
@@ -262,7 +263,7 @@ func TestKeyExpiry(t *testing.T) {
 }
 
 func TestPersistentCookie(t *testing.T) {
-	m, _, clk := newManager(t, httpsession.Config{Lifetime: 2 * time.Hour, Cookie: httpsession.Cookie{Persist: true}})
+	m, _, clk := newManager(t, httpsession.Config{Lifetime: 2 * time.Hour, Transport: &httpsession.Cookie{Persist: true}})
 	c := sessionCookie(do(t, m.Handler(api()), "POST", "/put?key=a&value=1", ""))
 	if c.MaxAge != 7200 || !c.Expires.Equal(clk.Now().Add(2*time.Hour).Truncate(time.Second)) {
 		t.Fatalf("persistent cookie: Max-Age %d, Expires %v", c.MaxAge, c.Expires)
@@ -473,12 +474,12 @@ func TestConfigErrors(t *testing.T) {
 	st := newMemStore(t)
 	cases := map[string]httpsession.Config{
 		"no store":                  {},
-		"__Host- with domain":       {Store: st, Cookie: httpsession.Cookie{Name: "__Host-s", Domain: "example.com"}},
-		"__Host- with path":         {Store: st, Cookie: httpsession.Cookie{Name: "__Host-s", Path: "/app"}},
-		"short key":                 {Store: st, Keys: []httpsession.Key{{Hash: []byte("short")}}},
-		"bad block key":             {Store: st, Keys: []httpsession.Key{{Hash: make([]byte, 32), Block: make([]byte, 7)}}},
+		"__Host- with domain":       {Store: st, Transport: &httpsession.Cookie{Name: "__Host-s", Domain: "example.com"}},
+		"__Host- with path":         {Store: st, Transport: &httpsession.Cookie{Name: "__Host-s", Path: "/app"}},
+		"short key":                 {Store: st, Transport: &httpsession.Cookie{Keys: []httpsession.Key{{Hash: []byte("short")}}}},
+		"bad block key":             {Store: st, Transport: &httpsession.Cookie{Keys: []httpsession.Key{{Hash: make([]byte, 32), Block: make([]byte, 7)}}}},
 		"negative lifetime":         {Store: st, Lifetime: -time.Second},
-		"SameSite=None, not Secure": {Store: st, Cookie: httpsession.Cookie{SameSite: http.SameSiteNoneMode}},
+		"SameSite=None, not Secure": {Store: st, Transport: &httpsession.Cookie{SameSite: http.SameSiteNoneMode}},
 	}
 	for name, cfg := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -494,7 +495,7 @@ func TestConfigErrors(t *testing.T) {
 }
 
 func TestHostPrefixForcesSecure(t *testing.T) {
-	m, _, _ := newManager(t, httpsession.Config{Cookie: httpsession.Cookie{Name: "__Host-sid"}})
+	m, _, _ := newManager(t, httpsession.Config{Transport: &httpsession.Cookie{Name: "__Host-sid"}})
 	w := do(t, m.Handler(api()), "POST", "/put?key=a&value=1", "")
 	var c *http.Cookie
 	for _, x := range w.Result().Cookies() {
@@ -509,12 +510,12 @@ func TestSignedCookiesAndKeyRotation(t *testing.T) {
 	oldKey := httpsession.Key{Hash: []byte(strings.Repeat("o", 32))}
 	newKey := httpsession.Key{Hash: []byte(strings.Repeat("n", 32)), Block: []byte(strings.Repeat("b", 32))}
 	st := newMemStore(t)
-	before, _, _ := newManager(t, httpsession.Config{Store: st, Keys: []httpsession.Key{oldKey}})
+	before, _, _ := newManager(t, httpsession.Config{Store: st, Transport: &httpsession.Cookie{Keys: []httpsession.Key{oldKey}}})
 	signed := sessionCookie(do(t, before.Handler(api()), "POST", "/put?key=a&value=1", "")).Value
 	if len(signed) <= 43 {
 		t.Fatal("cookie is not signed")
 	}
-	after, cs, _ := newManager(t, httpsession.Config{Store: st, Keys: []httpsession.Key{newKey, oldKey}})
+	after, cs, _ := newManager(t, httpsession.Config{Store: st, Transport: &httpsession.Cookie{Keys: []httpsession.Key{newKey, oldKey}}})
 	h := after.Handler(api())
 	if w := do(t, h, "GET", "/get?key=a", "session="+signed); w.Body.String() != "1" {
 		t.Fatal("a cookie signed with a rotated-out key was refused")
@@ -527,7 +528,7 @@ func TestSignedCookiesAndKeyRotation(t *testing.T) {
 }
 
 func TestHeaderTransport(t *testing.T) {
-	m, _, _ := newManager(t, httpsession.Config{Transport: httpsession.HeaderTransport{}})
+	m, _, _ := newManager(t, httpsession.Config{Transport: transport.Header{}})
 	h := m.Handler(api())
 	w := do(t, h, "POST", "/put?key=a&value=1", "")
 	token := w.Header().Get("Session-Token")
@@ -558,7 +559,7 @@ func TestFormTokenIgnoredByDefault(t *testing.T) {
 }
 
 func TestFormTransport(t *testing.T) {
-	m, _, _ := newManager(t, httpsession.Config{Transport: httpsession.FormTransport{Query: true}})
+	m, _, _ := newManager(t, httpsession.Config{Transport: transport.Form{Query: true}})
 	h := m.Handler(api())
 	token := do(t, h, "POST", "/put?key=a&value=1", "").Header().Get("Session-Token")
 	if len(token) != 43 {
@@ -662,11 +663,11 @@ func TestStorePanicIsCleanError(t *testing.T) {
 func TestKeyRotationToEncryption(t *testing.T) {
 	hash := []byte(strings.Repeat("h", 32))
 	st := newMemStore(t)
-	before, _, _ := newManager(t, httpsession.Config{Store: st, Keys: []httpsession.Key{{Hash: hash}}})
+	before, _, _ := newManager(t, httpsession.Config{Store: st, Transport: &httpsession.Cookie{Keys: []httpsession.Key{{Hash: hash}}}})
 	cookie := sessionCookie(do(t, before.Handler(api()), "POST", "/put?key=a&value=1", "")).Value
-	after, _, _ := newManager(t, httpsession.Config{Store: st, Keys: []httpsession.Key{
+	after, _, _ := newManager(t, httpsession.Config{Store: st, Transport: &httpsession.Cookie{Keys: []httpsession.Key{
 		{Hash: hash, Block: []byte(strings.Repeat("b", 32))}, {Hash: hash},
-	}})
+	}}})
 	if w := do(t, after.Handler(api()), "GET", "/get?key=a", "session="+cookie); w.Body.String() != "1" {
 		t.Fatalf("session lost across the rotation to encryption: %d %q", w.Code, w.Body.String())
 	}

@@ -29,8 +29,8 @@ func TestOwnersAndSignOutEverywhere(t *testing.T) {
 				}
 			}
 			m, _, _ := newManager(t, httpsession.Config{
-				Store:        newStore(t),
-				RecordClient: true,
+				Store:  newStore(t),
+				Client: httpsession.Client{Record: true},
 				Hooks: httpsession.Hooks{
 					OnCreate: count("create"), OnRenew: count("renew"),
 					OnDestroy: count("destroy"), OnExpire: count("expire"),

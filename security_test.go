@@ -68,7 +68,7 @@ func TestTokensNeverLogged(t *testing.T) {
 	var logs lockedBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	store := newMemStore(t)
-	m, cs, clk := newManager(t, httpsession.Config{Store: store, Logger: logger, IdleTimeout: 600e9, BindUserAgent: true})
+	m, cs, clk := newManager(t, httpsession.Config{Store: store, Logger: logger, IdleTimeout: 600e9, Client: httpsession.Client{BindUserAgent: true}})
 	h := m.Handler(api())
 	var tokens []string
 	w := do(t, h, "POST", "/put?key=a&value=1", "")
@@ -111,7 +111,7 @@ func TestTokensNeverLogged(t *testing.T) {
 }
 
 func TestBindUserAgent(t *testing.T) {
-	m, cs, _ := newManager(t, httpsession.Config{BindUserAgent: true})
+	m, cs, _ := newManager(t, httpsession.Config{Client: httpsession.Client{BindUserAgent: true}})
 	h := m.Handler(api())
 	req := func(ua, cookie, target string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest("POST", target, nil)
@@ -143,7 +143,7 @@ func TestBindUserAgent(t *testing.T) {
 }
 
 func TestBindIP(t *testing.T) {
-	m, _, _ := newManager(t, httpsession.Config{BindIP: true})
+	m, _, _ := newManager(t, httpsession.Config{Client: httpsession.Client{BindIP: true}})
 	h := m.Handler(api())
 	req := func(ip, cookie, target string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest("POST", target, nil)

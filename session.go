@@ -3,14 +3,16 @@ package httpsession
 import (
 	"maps"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/httpsession/httpsession/codec"
 )
 
-// Session is one client's session. Handlers get it with SessionFrom. Its
-// methods are safe for concurrent use by the goroutines of one request.
+// Session is one client's session. Handlers get it with SessionFrom or
+// Manager.From. Its methods are safe for concurrent use by the goroutines
+// of one request.
 //
 // Changes are kept in memory and saved by the Manager before the response
 // starts. Values read with Get are not copied: changing a map or slice
@@ -18,24 +20,92 @@ import (
 type Session struct {
 	mu sync.Mutex
 	m  *Manager
+	w  *responseWriter // the request this is the session of; nil after Manager.Load
 
 	token   string // current token; "" until the session needs one
-	key     string // store key of the loaded record; "" when not stored
-	version uint64 // version of the loaded record; 0 when not stored
+	client  holds  // what the client holds, as far as the Manager knows
+	key     string // store key of the stored record; "" when not stored
+	version uint64 // version of the stored record; 0 when not stored
 	expires time.Time
 	st      codec.State
 	isNew   bool
+	status  Status
 
-	ops      []op         // this request's changes, replayed after a conflict
-	opsBuf   [2]op        // room for the usual one or two changes
-	changed  bool         // something to write
-	oldKey   string       // record to delete at save (Renew, Destroy)
-	clear    bool         // the client's token must be cleared (Destroy)
-	newToken bool         // token differs from the one the client holds
-	err      error        // a failed token generation, reported at save
-	renewed  bool         // Renew replaced a stored record
-	ended    *SessionInfo // the stored session Destroy ended, for the hook
+	ops    []op  // this request's changes, replayed after a conflict
+	opsBuf [2]op // room for the usual one or two changes
+	next   pending
 }
+
+// pending is what the next save must do besides writing the change log.
+// Renew, Destroy and SetLifetime set it; the save carries it out.
+type pending struct {
+	old    string       // store key of the record Renew replaced or Destroy ended
+	oldVer uint64       // its version, for the grace marker's compare-and-set
+	ended  *SessionInfo // the session Destroy ended, for OnDestroy; nil after Renew
+	err    error        // a token that could not be generated
+}
+
+// holds is what the client holds for a token.
+type holds uint8
+
+const (
+	holdsNothing holds = iota // no token of this session
+	holdsCurrent              // the token of the stored record, as it should be sent
+	holdsStale                // a token to replace or clear: renewed, destroyed, or sent with another lifetime
+)
+
+// action is what the client must be told about its token now.
+func (s *Session) action() tokenAction {
+	switch {
+	case s.version != 0 && s.client != holdsCurrent:
+		return actSend
+	case s.version == 0 && s.client == holdsStale:
+		return actClear
+	}
+	return actKeep
+}
+
+// Status says what happened to a session in this request, the strongest
+// first: Interrupted, Destroyed, Renewed, Modified, New, Unmodified.
+type Status uint8
+
+// The statuses of a session.
+const (
+	// StatusUnmodified is a stored session this request has not changed.
+	StatusUnmodified Status = iota
+	// StatusNew is a session this request started and has not changed; it
+	// is saved only once it holds something.
+	StatusNew
+	// StatusModified is a session this request changed.
+	StatusModified
+	// StatusRenewed is a session that got a new token with Renew.
+	StatusRenewed
+	// StatusDestroyed is a session ended with Destroy.
+	StatusDestroyed
+	// StatusInterrupted is a session another request ended or renewed
+	// while this one ran, or a token renewed a moment ago (see
+	// Config.RenewGrace): this request's changes are dropped, and no
+	// token is sent, so the other request's outcome stands.
+	StatusInterrupted
+)
+
+var statusNames = [...]string{"unmodified", "new", "modified", "renewed", "destroyed", "interrupted"}
+
+func (s Status) String() string {
+	if int(s) < len(statusNames) {
+		return statusNames[s]
+	}
+	return "Status(" + strconv.Itoa(int(s)) + ")"
+}
+
+// Status reports what happened to the session in this request.
+func (s *Session) Status() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status
+}
+
+func (s *Session) mark(st Status) { s.status = max(s.status, st) }
 
 type opKind uint8
 
@@ -47,6 +117,7 @@ const (
 	opUpdate
 	opExpire
 	opOwner
+	opLifetime
 )
 
 // op is one logged change. Replaying the log on freshly loaded state gives
@@ -75,7 +146,7 @@ func (o op) apply(st *codec.State) {
 		st.Values = nil
 		st.KeyExpiry = nil
 	case opIncr:
-		n, _ := toInt64(st.Values[o.key])
+		n, _ := codec.As[int64](st.Values[o.key])
 		if st.Values == nil {
 			st.Values = make(map[string]any)
 		}
@@ -104,6 +175,8 @@ func (o op) apply(st *codec.State) {
 		st.KeyExpiry[o.key] = o.at
 	case opOwner:
 		st.Owner = o.key
+	case opLifetime:
+		st.Lifetime, st.Persist, st.Deadline = time.Duration(o.delta), o.val != nil, o.at
 	}
 }
 
@@ -114,10 +187,14 @@ func (o op) apply(st *codec.State) {
 func (s *Session) log(o op) any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.logLocked(o)
+}
+
+func (s *Session) logLocked(o op) any {
 	s.ensureToken()
 	o.apply(&s.st)
 	s.ops = append(s.ops, o)
-	s.changed = true
+	s.mark(StatusModified)
 	return s.st.Values[o.key]
 }
 
@@ -127,10 +204,10 @@ func (s *Session) ensureToken() {
 	}
 	t, err := s.m.token()
 	if err != nil {
-		s.err = err
+		s.next.err = err
 		return
 	}
-	s.token, s.newToken = t, true
+	s.token = t
 }
 
 // Get returns the value stored under key, or nil.
@@ -200,7 +277,7 @@ func (s *Session) Update(key string, fn func(old any) any) any {
 // 0) and returns the result as this request sees it. Concurrent increments
 // of one key all count.
 func (s *Session) Incr(key string, delta int64) int64 {
-	n, _ := toInt64(s.log(op{kind: opIncr, key: key, delta: delta}))
+	n, _ := codec.As[int64](s.log(op{kind: opIncr, key: key, delta: delta}))
 	return n
 }
 
@@ -256,45 +333,81 @@ func (s *Session) ExpiresAt() time.Time {
 	return s.m.expiry(&s.st, s.m.now())
 }
 
+// SetLifetime gives the session its own absolute lifetime d, counted from
+// its creation or last Renew, in place of Config.Lifetime, and its own
+// cookie kind: with persist the cookie carries Max-Age and Expires (a
+// "remember me" login), without it the cookie ends with the browser
+// session. Both are stored with the session and survive Renew; the idle
+// timeout still applies. A d of 0 or less goes back to the Manager's
+// lifetime and cookie kind.
+func (s *Session) SetLifetime(d time.Duration, persist bool) {
+	d = max(d, 0)
+	o := op{kind: opLifetime, delta: int64(d)}
+	if persist && d > 0 {
+		o.val = true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o.at = s.st.Created.Add(s.m.lifetimeOr(d)) // the deadline, the same at replay
+	s.logLocked(o)
+	s.retireToken()
+}
+
+// retireToken marks the token the client holds as one to replace.
+func (s *Session) retireToken() {
+	if s.client == holdsCurrent {
+		s.client = holdsStale
+	}
+}
+
 // Renew gives the session a new token and keeps its data; the old token
-// stops working when the session is saved. Call it at login and at every
-// change of privilege, so that a token planted before login is worthless
-// (session fixation). Renew also restarts the absolute lifetime.
+// stops working when the session is saved (after Config.RenewGrace, during
+// which it reaches no data and gets no new session). Call it at login and
+// at every change of privilege, so that a token planted before login is
+// worthless (session fixation). Renew also restarts the absolute lifetime.
 func (s *Session) Renew() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.status == StatusInterrupted {
+		return
+	}
 	if s.version != 0 {
-		s.oldKey, s.renewed = s.key, true
+		s.next.old, s.next.oldVer, s.next.ended = s.key, s.version, nil
 	}
 	s.key, s.version, s.token = "", 0, ""
+	s.retireToken()
 	now := s.m.now()
-	s.st.Created, s.st.Deadline = now, now.Add(s.m.cfg.Lifetime)
+	s.st.Created, s.st.Deadline = now, now.Add(s.m.lifetimeOr(s.st.Lifetime))
 	s.ops = s.ops[:0] // the new record is an insert; there is nothing to replay
-	s.changed = true
+	s.mark(StatusRenewed)
 	s.ensureToken()
 }
 
-// Destroy deletes the session from the store and clears the client's token.
-// Changes made after Destroy go to a brand-new session with a new token.
+// Destroy deletes the session from the store and clears the client's
+// token, even if the handler then fails. Changes made after Destroy go to
+// a brand-new session with a new token.
 func (s *Session) Destroy() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.version != 0 {
-		s.oldKey = s.key
-		info := s.infoLocked()
-		s.ended = &info
-	} else if s.oldKey != "" && s.ended == nil {
-		info := s.infoLocked() // renewed earlier in this request
-		info.Key = s.oldKey
-		s.ended = &info
+	if s.status == StatusInterrupted {
+		return
 	}
-	s.clear = s.clear || s.version != 0 || !s.isNew
+	if s.version != 0 || s.next.old != "" && s.next.ended == nil {
+		info := s.infoLocked()
+		if s.version != 0 {
+			s.next.old, s.next.oldVer = s.key, s.version
+		}
+		info.Key = s.next.old
+		s.next.ended = &info
+	}
 	now := s.m.now()
 	ua, ip := s.st.UserAgent, s.st.IP
 	s.st = codec.State{Created: now, Deadline: now.Add(s.m.cfg.Lifetime), UserAgent: ua, IP: ip}
-	s.key, s.version, s.token, s.newToken = "", 0, "", false
-	s.ops, s.changed = s.ops[:0], false
+	s.key, s.version, s.token = "", 0, ""
+	s.retireToken()
+	s.ops = s.ops[:0]
 	s.isNew = true
+	s.mark(StatusDestroyed)
 }
 
 // infoLocked describes the session for hooks; s.mu is held.
@@ -305,18 +418,10 @@ func (s *Session) infoLocked() SessionInfo {
 	}
 }
 
-// Get returns the value under key as a T. Besides an exact type match it
-// converts between numeric types when no precision is lost, and parses RFC
-// 3339 strings as times, so values read back from the JSON and CBOR codecs
-// come out as the type they went in as.
+// Get returns the value under key as a T, converted as codec.As does, so
+// that a value comes out as the type it went in as whatever the codec:
+// numbers between numeric types when nothing is lost, times, byte slices,
+// and slices and maps of those.
 func Get[T any](s *Session, key string) (T, bool) {
-	v := s.Get(key)
-	if t, ok := v.(T); ok {
-		return t, true
-	}
-	var zero T
-	if v == nil {
-		return zero, false
-	}
-	return convert[T](v)
+	return codec.As[T](s.Get(key))
 }

@@ -41,8 +41,13 @@ func validToken(t string, custom bool) bool {
 	} else if len(t) != tokenLen {
 		return false
 	}
-	for i := 0; i < len(t); i++ {
-		c := t[i]
+	return isBase64URL(t)
+}
+
+// isBase64URL reports whether s holds base64url characters only.
+func isBase64URL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
 			return false
 		}

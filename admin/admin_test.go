@@ -108,7 +108,7 @@ func newEnv(t *testing.T, opts admin.Options, wrap func(*spyStore) httpsession.S
 	if wrap != nil {
 		store = wrap(spy)
 	}
-	m, err := httpsession.New(httpsession.Config{Store: store, RecordClient: true, Now: c.Now})
+	m, err := httpsession.New(httpsession.Config{Store: store, Client: httpsession.Client{Record: true}, Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,8 +7,9 @@
 //     map[string]any, []any, time.Time and time.Duration (struct values in
 //     particular) need gob.Register.
 //   - JSON: readable from any language. Numbers that are whole and fit come
-//     back as int64, others as float64; times come back as RFC 3339 strings
-//     and byte slices as base64 strings (httpsession.Get converts them back).
+//     back as int64, others as float64; times come back as RFC 3339 strings,
+//     byte slices as base64 strings, slices as []any and maps as
+//     map[string]any.
 //   - CBOR (RFC 8949) on github.com/fxamacker/cbor/v2: compact binary and a
 //     standard other languages read. Integers come back as int64, floats as
 //     float64, times as time.Time. That library was chosen over msgpack
@@ -16,7 +17,9 @@
 //     nesting depth, array and map sizes, and it is fuzzed continuously.
 //
 // Each codec's doc lists exactly what type each kind of value comes back as.
-// Whatever the codec, the State's own fields keep their Go types.
+// Whatever the codec, the State's own fields keep their Go types, and As
+// (which httpsession.Get uses) turns a value that came back into the type
+// it went in as: numbers, times, byte slices, and slices and maps of them.
 //
 // A Codec never instantiates types it was not told about and never runs
 // code while decoding, so a stored record cannot become remote code
@@ -48,6 +51,14 @@ type State struct {
 	IP        string `json:"ip,omitempty" cbor:"7,keyasint,omitempty"`
 	// Saved is when the session's data was last written.
 	Saved time.Time `json:"saved,omitzero" cbor:"8,keyasint"`
+	// Lifetime, when not zero, is the session's own absolute lifetime,
+	// counted from Created, and Persist its own cookie kind, both set with
+	// Session.SetLifetime; zero means the Manager's.
+	Lifetime time.Duration `json:"lifetime,omitempty" cbor:"9,keyasint,omitempty"`
+	Persist  bool          `json:"persist,omitempty" cbor:"10,keyasint,omitempty"`
+	// Renewed marks the record Session.Renew leaves under the old key for
+	// a grace window: it holds no values and expires with the window.
+	Renewed bool `json:"renewed,omitempty" cbor:"11,keyasint,omitempty"`
 }
 
 // Codec encodes and decodes session state. Implementations must be safe for

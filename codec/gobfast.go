@@ -82,7 +82,30 @@ func appendTaggedState(b []byte, st *State) ([]byte, error) {
 			return nil, err
 		}
 	}
+	// Fields added later ride in a trailer that is left out when they are
+	// zero, so records without them read the same in older versions.
+	if flags := st.flags(); st.Lifetime != 0 || flags != 0 {
+		b = append(binary.AppendVarint(b, int64(st.Lifetime)), flags)
+	}
 	return b, nil
+}
+
+// Bits of the trailer's flags byte.
+const (
+	flagPersist byte = 1 << iota
+	flagRenewed
+	flagsKnown = flagPersist | flagRenewed
+)
+
+func (st *State) flags() byte {
+	var f byte
+	if st.Persist {
+		f |= flagPersist
+	}
+	if st.Renewed {
+		f |= flagRenewed
+	}
+	return f
 }
 
 func appendString(b []byte, s string) []byte {
@@ -276,7 +299,12 @@ func (r *taggedReader) state(st *State) {
 		st.Values[k] = r.value(0)
 	}
 	if len(r.b) != 0 {
-		r.fail()
+		st.Lifetime = time.Duration(r.varint())
+		flags := r.byte()
+		st.Persist, st.Renewed = flags&flagPersist != 0, flags&flagRenewed != 0
+		if flags&^flagsKnown != 0 || len(r.b) != 0 {
+			r.fail()
+		}
 	}
 }
 

@@ -94,16 +94,16 @@ func parseFlags(name string, args []string, getenv func(string) string, out io.W
 // managerConfig is the session configuration of the example.
 func managerConfig(store httpsession.Store, o options) httpsession.Config {
 	c := httpsession.Config{
-		Store:        store,
-		IdleTimeout:  o.idle,
-		Lifetime:     o.lifetime,
-		RecordClient: true,
+		Store:       store,
+		IdleTimeout: o.idle,
+		Lifetime:    o.lifetime,
+		Client:      httpsession.Client{Record: true},
 	}
 	if o.secure {
 		// The __Host- prefix makes browsers insist on Secure, Path=/ and
 		// no Domain, so a sibling subdomain can neither set nor shadow
 		// the cookie.
-		c.Cookie = httpsession.Cookie{Name: "__Host-session", Secure: true}
+		c.Transport = &httpsession.Cookie{Name: "__Host-session", Secure: true}
 	}
 	return c
 }
