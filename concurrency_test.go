@@ -1,12 +1,15 @@
 package httpsession_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -105,4 +108,32 @@ func tokenOf(t *testing.T, c *http.Client, base string) string {
 	}
 	t.Fatal("no session cookie in the jar")
 	return ""
+}
+
+// The conflict backoff is the request path's only wait, and it goes
+// through the Manager's sleep: replaced, it is called once per conflict.
+func TestConflictSleepIsReplaceable(t *testing.T) {
+	m, _, _ := newManager(t, httpsession.Config{})
+	var sleeps atomic.Int64
+	httpsession.SetConflictSleep(m, func(ctx context.Context, d time.Duration) error {
+		sleeps.Add(1)
+		runtime.Gosched()
+		return ctx.Err()
+	})
+	srv := httptest.NewServer(m.Handler(api()))
+	defer srv.Close()
+	c := client(t)
+	send(t, c, "POST", srv.URL+"/count")
+	var wg sync.WaitGroup
+	for range 30 {
+		wg.Go(func() { send(t, c, "POST", srv.URL+"/count") })
+	}
+	wg.Wait()
+	if _, body := send(t, c, "POST", srv.URL+"/count"); body != "32" {
+		t.Fatalf("counter %s after 32 increments", body)
+	}
+	if got, want := sleeps.Load(), int64(m.Stats().Conflicts); got != want {
+		t.Fatalf("%d sleeps for %d conflicts", got, want)
+	}
+	t.Logf("%d conflicts", sleeps.Load())
 }

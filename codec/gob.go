@@ -15,8 +15,9 @@ import (
 //
 // Gob must know a concrete type before it can carry it inside an interface
 // value. This package registers, besides the basic types and slices of them
-// that gob registers itself, map[string]any, []any, []map[string]any,
-// map[string]string, time.Time and time.Duration. Any other type stored as a
+// that gob registers itself, map[string]any, []any, []map[string]any, maps
+// from string to string, int, int64, float64, bool and []string, time.Time
+// and time.Duration. Any other type stored as a
 // session value, such as an application's own struct, must be registered
 // with gob.Register by the application before the first Encode or Decode;
 // encoding an unregistered type returns an error.
@@ -29,6 +30,11 @@ func init() {
 	gob.Register([]any(nil))
 	gob.Register([]map[string]any(nil))
 	gob.Register(map[string]string(nil))
+	gob.Register(map[string]int(nil))
+	gob.Register(map[string]int64(nil))
+	gob.Register(map[string]float64(nil))
+	gob.Register(map[string]bool(nil))
+	gob.Register(map[string][]string(nil))
 	gob.Register(time.Time{})
 	gob.Register(time.Duration(0))
 }
