@@ -206,7 +206,7 @@ func (c *Cookie) WriteToken(w http.ResponseWriter, r *http.Request, token string
 	hc := c.cookie(r, value)
 	if !expires.IsZero() {
 		hc.Expires = expires.UTC()
-		hc.MaxAge = max(int(expires.Sub(c.now()).Seconds()), -1)
+		hc.MaxAge = max(int(expires.Sub(c.now()).Round(time.Second)/time.Second), -1)
 		if hc.MaxAge == 0 {
 			hc.MaxAge = -1
 		}

@@ -2,8 +2,10 @@
 //
 // A Manager wraps handlers. Before a request it loads the session named by
 // the request's token (a cookie by default) or starts a new one; handlers
-// reach it with SessionFrom(r.Context()); before the first byte of the
-// response it saves what changed through a Store.
+// reach it with SessionFrom(r.Context()), or m.From(r.Context()) when
+// several Managers wrap one handler; before the first byte of the response
+// it saves what changed through a Store. Manager.Save saves earlier, before
+// a redirect or a long stream, and Session.Status says what happened.
 //
 // # Conflict-free saves
 //
@@ -15,7 +17,7 @@
 // wins, and Update and Incr never lose a concurrent update: their functions
 // run again on the fresh value. A request that finds its session gone at
 // replay (another request logged out or renewed it) drops its changes
-// rather than bring the session back.
+// rather than bring the session back, and its Status is StatusInterrupted.
 //
 // # What a request costs
 //
@@ -35,6 +37,11 @@
 // Tokens are 32 bytes from crypto/rand; stores see only their SHA-256. A
 // token the store does not know is never adopted, and a malformed or
 // forged one never reaches the store. Call Session.Renew at login and at
-// every change of privilege, and Session.Destroy at logout. SECURITY.md in
-// the repository maps the OWASP ASVS session requirements to tests.
+// every change of privilege, and Session.Destroy at logout; both take
+// effect even if the handler then fails. For Config.RenewGrace after a
+// Renew, the old token reaches no data and gets no new session, so a
+// request another tab sent before the login cannot log the user out.
+// Session.SetLifetime gives a session its own lifetime and cookie kind
+// ("remember me"). SECURITY.md in the repository maps the OWASP ASVS
+// session requirements to tests.
 package httpsession
