@@ -2,6 +2,7 @@ package proof
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -78,7 +79,9 @@ func (r *run) check(panics []any) (vs []Violation, silent int) {
 		if q.status != http.StatusOK {
 			add(ruleStatus, "%s %v answered %d", q.name, q.op, q.status)
 		}
-		if q.saveErr != nil {
+		// ErrInterrupted is Save telling the handler that another
+		// request ended the session: an answer, not a failure.
+		if q.saveErr != nil && !errors.Is(q.saveErr, httpsession.ErrInterrupted) {
 			add(ruleStatus, "%s %v: Save: %v", q.name, q.op, q.saveErr)
 		}
 	}

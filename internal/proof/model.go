@@ -331,6 +331,7 @@ func newRun(c Combination, b *backing) *run {
 		TouchInterval:   TouchInterval,
 		StoreTimeout:    time.Hour,
 		CleanupInterval: -1,
+		RenewGrace:      -1, // the model has no grace marker yet
 		Logger:          slog.New(slog.DiscardHandler),
 		Now:             r.clock,
 		NewToken:        r.newToken,
