@@ -143,7 +143,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if timeout == 0 {
 		timeout = DefaultTimeout
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	db, err := bolt.Open(path, 0o600, boltOptions(timeout))
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("boltstore: open %s: the database is locked by another process or Store (waited %v): %w", path, timeout, err)
 	}
@@ -157,6 +157,22 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	s.owned = true
 	return s, nil
+}
+
+// boltOptions are the options Open and Compact open files with.
+func boltOptions(timeout time.Duration) *bolt.Options {
+	return &bolt.Options{
+		Timeout: timeout,
+		// The freelist is not written at every commit but rebuilt at
+		// open by a scan of the file. Written, it grows with the file's
+		// free pages and every commit writes all of it again: after a
+		// flood or a mass expiry that was most of a commit's bytes and
+		// allocations. (A file opened without this option writes its
+		// freelist once, at open.) The hashmap freelist finds runs of
+		// free pages without scanning them.
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+	}
 }
 
 // New returns a store on a database the caller opened, creating the store's
@@ -289,13 +305,11 @@ func (s *Store) Put(ctx context.Context, key string, rec httpsession.Record) (ui
 		if version, err = b.records.NextSequence(); err != nil {
 			return err
 		}
-		if exists {
-			if err := b.unindex(k, old); err != nil {
-				return err
-			}
-		}
 		m := meta{version: version, owner: rec.Owner, expires: unixNano(rec.Expires)}
-		return b.write(k, m, rec.Data)
+		if !exists {
+			return b.write(k, m, rec.Data)
+		}
+		return b.rewrite(k, old, m, rec.Data)
 	})
 	if err != nil {
 		return 0, wrap("put", err)
@@ -478,6 +492,34 @@ func (b buckets) write(key []byte, m meta, data []byte) error {
 	}
 	if m.owner != "" {
 		return b.owners.Put(ownerKey(m.owner, key), nil)
+	}
+	return nil
+}
+
+// rewrite replaces the record old stored under key, changing only the
+// index entries that differ: an update that keeps its expiry and owner,
+// as most do, dirties the record's pages alone.
+func (b buckets) rewrite(key []byte, old, m meta, data []byte) error {
+	if err := b.records.Put(key, encode(m, data)); err != nil {
+		return err
+	}
+	if old.expires != m.expires {
+		if err := b.expiry.Delete(expiryKey(old.expires, key)); err != nil {
+			return err
+		}
+		if err := b.expiry.Put(expiryKey(m.expires, key), nil); err != nil {
+			return err
+		}
+	}
+	if old.owner != m.owner {
+		if old.owner != "" {
+			if err := b.owners.Delete(ownerKey(old.owner, key)); err != nil {
+				return err
+			}
+		}
+		if m.owner != "" {
+			return b.owners.Put(ownerKey(m.owner, key), nil)
+		}
 	}
 	return nil
 }

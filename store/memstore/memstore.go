@@ -483,20 +483,10 @@ func (s *Store) live(key string, now int64) int32 {
 // insert takes a free slot for key and indexes it; write fills it. s.mu
 // must be held.
 func (s *Store) insert(key string) int32 {
-	i := s.free
-	if i == nilSlot {
-		n := len(s.pages)
-		if n<<pageBits >= 1<<31-pageSize {
-			panic("memstore: more than 2^31 slots") // MaxEntries is an int, but memory runs out long before
-		}
-		s.pages = append(s.pages, make([]slot, pageSize))
-		for j := pageSize - 1; j >= 0; j-- {
-			k := int32(n<<pageBits + j)
-			s.pages[n][j].lru.next = s.free
-			s.free = k
-		}
-		i = s.free
+	if s.free == nilSlot {
+		s.grow()
 	}
+	i := s.free
 	sl := s.slot(i)
 	s.free = sl.lru.next
 	*sl = slot{inUse: true, keyLen: int32(len(key)), lru: links{nilSlot, nilSlot}, exp: links{nilSlot, nilSlot}}
@@ -508,6 +498,32 @@ func (s *Store) insert(key string) int32 {
 		s.strKeys[key] = i
 	}
 	return i
+}
+
+// grow adds free slots. The first page starts at 16 slots and doubles, so
+// that a small store costs little; after it, whole pages are added, and no
+// slot is ever moved once the first page is full. s.mu must be held.
+func (s *Store) grow() {
+	n := len(s.pages)
+	var from, to int
+	switch {
+	case n == 0:
+		s.pages = [][]slot{make([]slot, 16)}
+		from, to = 0, 16
+	case n == 1 && len(s.pages[0]) < pageSize:
+		from, to = len(s.pages[0]), min(2*len(s.pages[0]), pageSize)
+		s.pages[0] = append(s.pages[0], make([]slot, to-from)...)
+	default:
+		if n<<pageBits >= 1<<31-pageSize {
+			panic("memstore: more than 2^31 slots") // memory runs out long before
+		}
+		s.pages = append(s.pages, make([]slot, pageSize))
+		from, to = n<<pageBits, (n+1)<<pageBits
+	}
+	for j := to - 1; j >= from; j-- {
+		s.slot(int32(j)).lru.next = s.free
+		s.free = int32(j)
+	}
 }
 
 // write sets slot i's record, moving it to the front of its list, into
