@@ -60,10 +60,10 @@ func (r *run) describeNode(n *node) string {
 
 func originS0(n *node) bool { return n != nil && n.values["origin"] == "s0" }
 
-// check judges a complete run. silent reports requests that answered 200
-// although their changes were dropped because another request had ended
-// the session, without a way for the handler to learn it.
-func (r *run) check(panics []any) (vs []Violation, silent int) {
+// check judges a complete run. told counts the requests that answered 200
+// with their changes dropped because another request had ended or renewed
+// the session, and learnt it from Session.Status or Manager.Save.
+func (r *run) check(panics []any) (vs []Violation, told int) {
 	add := func(rule, format string, args ...any) {
 		vs = append(vs, Violation{Rule: rule, Detail: fmt.Sprintf(format, args...)})
 	}
@@ -76,7 +76,7 @@ func (r *run) check(panics []any) (vs []Violation, silent int) {
 		add(ruleModel, "%s", p)
 	}
 	for _, q := range r.reqs {
-		if q.status != http.StatusOK {
+		if q.status != q.wantStatus() {
 			add(ruleStatus, "%s %v answered %d", q.name, q.op, q.status)
 		}
 		// ErrInterrupted is Save telling the handler that another
@@ -100,50 +100,65 @@ func (r *run) check(panics []any) (vs []Violation, silent int) {
 		if n.parent != nil {
 			parent = n.parent.values
 		}
-		if q.op == Destroy {
-			add(ruleReplay, "%s destroy wrote %s", q.name, r.describeNode(n))
-		} else if want := q.expect(slices.Index(q.nodes, n), parent); !reflect.DeepEqual(n.values, want) {
-			add(ruleReplay, "%s %v wrote %s over %s, want %s", q.name, q.op, r.describeNode(n), r.describeNode(n.parent), formatValues(want))
+		data := q.data()
+		switch {
+		case n.marker:
+			if q.op != Renew {
+				add(ruleReplay, "%s %v wrote a grace marker %s", q.name, q.op, r.describeNode(n))
+			}
+		case q.op == Destroy || q.op == Destroy5xx:
+			add(ruleReplay, "%s %v wrote %s", q.name, q.op, r.describeNode(n))
+		default:
+			if want := q.expect(slices.Index(data, n), parent); !reflect.DeepEqual(n.values, want) {
+				add(ruleReplay, "%s %v wrote %s over %s, want %s", q.name, q.op, r.describeNode(n), r.describeNode(n.parent), formatValues(want))
+			}
 		}
-		if q.status != http.StatusOK || !q.changes() || n.fate != deleted {
+		by := n.removedBy()
+		if q.status != http.StatusOK || !q.changes() || n.marker || (n.fate != deleted && by == nil) {
 			continue
 		}
-		switch by := n.by; {
+		switch {
 		case by == nil:
 			add(ruleLost, "%s %v's write (%s) was deleted outside a request", q.name, q.op, r.describeNode(n))
-		case by.op == Destroy:
+		case by.op == Destroy || by.op == Destroy5xx:
 			// A later logout legitimately ends every change before it.
 		case by.op == Renew:
-			if !slices.ContainsFunc(by.nodes, func(c *node) bool { return c.parent == n }) {
+			if !slices.ContainsFunc(by.data(), func(c *node) bool { return c.parent == n }) {
 				var carried *node
-				for _, c := range by.nodes {
+				for _, c := range by.data() {
 					if c.parent != nil {
 						carried = c.parent
 					}
 				}
-				add(ruleLost, "%s %v's write (%s) was deleted by %s renew, which carried %s into the new session",
+				add(ruleLost, "%s %v's write (%s) was removed by %s renew, which carried %s into the new session",
 					q.name, q.op, r.describeNode(n), by.name, r.describeNode(carried))
 			}
 		default:
-			add(ruleLost, "%s %v's write (%s) was deleted by %s %v", q.name, q.op, r.describeNode(n), by.name, by.op)
+			add(ruleLost, "%s %v's write (%s) was removed by %s %v", q.name, q.op, r.describeNode(n), by.name, by.op)
 		}
 	}
 
 	for _, q := range r.reqs {
+		if q.op == Destroy5xx && q.loadedSession() && q.cookie != "clear" {
+			add(ruleToken, "%s %v did not clear the cookie", q.name, q.op)
+		}
 		if q.status != http.StatusOK {
 			continue
 		}
 		tok := r.clientToken(q)
-		if len(q.nodes) > 0 {
-			last := q.nodes[len(q.nodes)-1]
+		if data := q.data(); len(data) > 0 {
+			last := data[len(data)-1]
 			if q.op != Read && (tok == "" || httpsession.StoreKey(tok) != last.key) {
 				add(ruleToken, "%s %v saved %s, but the client holds %s", q.name, q.op, r.describeNode(last), r.tokenName(tok))
 			}
 		} else if q.changes() {
-			if q.lastGet == getFound {
-				add(ruleDropped, "%s %v answered 200 but never saved; its last read found the session", q.name, q.op)
-			} else {
-				silent++
+			switch {
+			case q.told:
+				told++
+			case q.lastGet == getFound:
+				add(ruleDropped, "%s %v answered 200 but never saved, untold; its last read found the session", q.name, q.op)
+			default:
+				add(ruleDropped, "%s %v answered 200 but never saved, untold; the session had ended", q.name, q.op)
 			}
 			if q.cookie != "" && q.cookie != "clear" {
 				add(ruleToken, "%s %v saved nothing but sent the token of %s", q.name, q.op, r.tokenName(q.cookie))
@@ -152,7 +167,7 @@ func (r *run) check(panics []any) (vs []Violation, silent int) {
 		switch {
 		case q.op == Read && q.cookie != "":
 			add(ruleToken, "%s read changed the cookie (%s)", q.name, r.tokenName(tok))
-		case q.op == Destroy && q.loaded != nil && q.cookie != "clear":
+		case q.op == Destroy && q.loadedSession() && q.cookie != "clear":
 			add(ruleToken, "%s destroy did not clear the cookie", q.name)
 		}
 	}
@@ -168,7 +183,7 @@ func (r *run) check(panics []any) (vs []Violation, silent int) {
 			continue
 		}
 		switch {
-		case n.fate == deleted && n.by != nil && n.by.op == Destroy:
+		case n.fate == deleted && n.by != nil && (n.by.op == Destroy || n.by.op == Destroy5xx):
 			for _, l := range live {
 				if originS0(l) {
 					add(ruleEnded, "%s destroy removed %s; %s still holds its data, written by %s %v",
@@ -186,25 +201,30 @@ func (r *run) check(panics []any) (vs []Violation, silent int) {
 	// The old token reaches nothing after a logout or login, through the
 	// Manager itself.
 	for _, q := range r.reqs {
-		if q.status == http.StatusOK && q.loaded != nil && (q.op == Destroy || q.op == Renew) {
+		if q.status == q.wantStatus() && q.loadedSession() && (q.op == Destroy || q.op == Destroy5xx || q.op == Renew) {
 			r.setup = true
 			s, err := r.m.Load(context.Background(), r.token0)
 			r.setup = false
 			if err != nil {
 				add(ruleOldToken, "loading the old token: %v", err)
-			} else if !s.IsNew() || len(s.Keys()) > 0 {
+			} else if len(s.Keys()) > 0 {
 				add(ruleOldToken, "after %s %v the old token still reaches %v", q.name, q.op, s.Keys())
 			}
 			break
 		}
 	}
+	// Within the grace window after a Renew, a request with the old token
+	// gets no new session: its changes are dropped and no cookie is sent.
+	if m := r.live(httpsession.StoreKey(r.token0)); m != nil && m.marker {
+		vs = append(vs, r.probeGrace()...)
+	}
 
-	if !r.c.has(Destroy) && !r.c.has(Renew) && r.c.Clock == Still {
+	if !r.c.has(Destroy) && !r.c.has(Destroy5xx) && !r.c.has(Renew) && r.c.Clock == Still {
 		vs = append(vs, r.checkFinal()...)
 	}
 
 	vs = append(vs, r.checkStore()...)
-	return vs, silent
+	return vs, told
 }
 
 // checkFinal checks the session's final values directly, for combinations
@@ -284,4 +304,24 @@ func (r *run) tokenName(tok string) string {
 		return "no token"
 	}
 	return "the token of " + r.keyName(httpsession.StoreKey(tok))
+}
+
+// probeGrace sends one more request with the old token, which sets a key,
+// and checks that it is refused quietly: 200, no cookie, Status
+// interrupted, nothing written.
+func (r *run) probeGrace() []Violation {
+	r.setup = true
+	defer func() { r.setup = false }()
+	before := len(r.nodes)
+	q := &request{op: SetOwn, name: "probe"}
+	r.probe = q
+	defer func() { r.probe = nil }()
+	r.request(q)
+	var vs []Violation
+	if q.status != http.StatusOK || q.cookie != "" || !q.told || len(r.nodes) != before {
+		vs = append(vs, Violation{Rule: ruleOldToken, Detail: fmt.Sprintf(
+			"within the grace window a request with the old token answered %d, cookie %q, told %v, %d records written",
+			q.status, q.cookie, q.told, len(r.nodes)-before)})
+	}
+	return vs
 }

@@ -23,9 +23,12 @@ type Counterexample struct {
 type Result struct {
 	Combination Combination
 	interleave.Stats
-	Failing     int // schedules with a violation that is not known
-	Known       int // schedules whose every violation is a known one
-	SilentDrops int // 2xx requests whose changes were dropped, over all schedules
+	Failing int // schedules with a violation that is not known
+	Known   int // schedules whose every violation is a known one
+	// Told counts, over all schedules, the requests that answered 200
+	// with their changes dropped because another request had ended or
+	// renewed the session, and that learnt it from Status or Save.
+	Told int
 	// Examples holds the first counterexample of each rule broken, and
 	// KnownExamples those whose violations are all known.
 	Examples, KnownExamples []Counterexample
@@ -53,8 +56,8 @@ func Explore(c Combination, opts Options) Result {
 		if !complete() {
 			return
 		}
-		vs, silent := r.check(s.Panics())
-		res.SilentDrops += silent
+		vs, told := r.check(s.Panics())
+		res.Told += told
 		if len(vs) == 0 {
 			return
 		}
@@ -210,7 +213,7 @@ func (r *run) describeEvent(e event) string {
 	case evServe:
 		return "handler starts"
 	case evTick:
-		return fmt.Sprintf("time passes: now %s", rel(start.Add(IdleTick)))
+		return fmt.Sprintf("time passes: now %s", rel(start.Add(r.tickStep())))
 	case evRespond:
 		c := ""
 		if e.cookie {

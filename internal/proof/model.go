@@ -18,6 +18,7 @@ package proof
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -36,18 +37,19 @@ type Op uint8
 
 // The requests of the model. Each answers 200 unless its save fails.
 const (
-	SetOwn    Op = iota // Set a key no other request writes
-	SetShared           // Set the key every SetShared request writes
-	Incr                // Incr a counter shared by every Incr request
-	Update              // Update a shared string by appending the request's name
-	Destroy             // Destroy the session (logout)
-	Renew               // Renew, then Set "user" (login)
-	Read                // read only; the idle expiry is due for a touch
-	SaveNow             // Set a key of its own, then Manager.Save inside the handler
+	SetOwn     Op = iota // Set a key no other request writes
+	SetShared            // Set the key every SetShared request writes
+	Incr                 // Incr a counter shared by every Incr request
+	Update               // Update a shared string by appending the request's name
+	Destroy              // Destroy the session (logout)
+	Renew                // Renew, then Set "user" (login)
+	Read                 // read only; the idle expiry is due for a touch
+	SaveNow              // Set a key of its own, then Manager.Save inside the handler
+	Destroy5xx           // Destroy, then answer 500: the logout must happen all the same
 	numOps
 )
 
-var opNames = [...]string{"set-own", "set-shared", "incr", "update", "destroy", "renew", "read", "save-now"}
+var opNames = [...]string{"set-own", "set-shared", "incr", "update", "destroy", "renew", "read", "save-now", "destroy-5xx"}
 
 func (o Op) String() string {
 	if int(o) < len(opNames) {
@@ -76,6 +78,9 @@ const (
 	// by the requests past its idle expiry, unless a request has written
 	// or touched it by then.
 	PastIdle
+	// PastGrace: one tick of GraceTick, past the grace window of a Renew
+	// but not past any idle expiry. Only with a Renew.
+	PastGrace
 )
 
 func (c Clock) String() string {
@@ -84,6 +89,8 @@ func (c Clock) String() string {
 		return "still"
 	case PastIdle:
 		return "past-idle"
+	case PastGrace:
+		return "past-grace"
 	}
 	return fmt.Sprintf("clock%d", c)
 }
@@ -99,6 +106,10 @@ const (
 	// IdleTick is the step of the PastIdle clock: past the session's idle
 	// expiry, not past that of a record written when the requests arrive.
 	IdleTick = 2 * time.Minute
+	// RenewGrace is the Manager's grace window after a Renew, and
+	// GraceTick the step of the PastGrace clock.
+	RenewGrace = 30 * time.Second
+	GraceTick  = 45 * time.Second
 )
 
 // start is when the requests arrive.
@@ -150,6 +161,8 @@ func ParseCombination(s string) (Combination, error) {
 			c.Clock = Still
 		case "clock=past-idle":
 			c.Clock = PastIdle
+		case "clock=past-grace":
+			c.Clock = PastGrace
 		case "touch=put":
 			c.PutTouch = true
 		default:
@@ -177,16 +190,20 @@ func (c Combination) has(o Op) bool {
 	return false
 }
 
-// Combinations lists every multiset of three requests, under every clock;
-// combinations with a Read request come a second time with PutTouch.
+// Combinations lists every multiset of three requests, under every clock
+// (PastGrace only with a Renew); combinations with a Read request come a
+// second time with PutTouch.
 // Requests are symmetric, so the order of the three does not matter.
 func Combinations() []Combination {
 	var out []Combination
 	for a := range numOps {
 		for b := a; b < numOps; b++ {
 			for c := b; c < numOps; c++ {
-				for _, clk := range []Clock{Still, PastIdle} {
+				for _, clk := range []Clock{Still, PastIdle, PastGrace} {
 					base := Combination{Ops: [3]Op{a, b, c}, Clock: clk}
+					if clk == PastGrace && !base.has(Renew) {
+						continue
+					}
 					out = append(out, base)
 					if base.has(Read) {
 						base.PutTouch = true
@@ -254,6 +271,7 @@ type request struct {
 	started  bool   // the response has started
 	returned bool   // the handler has returned
 	saveErr  error  // SaveNow's error
+	told     bool   // the handler learnt its changes were dropped
 
 	loaded  *node // the record the load found, nil for a new session
 	lastGet getResult
@@ -281,6 +299,8 @@ type run struct {
 	base   uint64 // the store's last version before the run
 	reqs   [3]*request
 	setup  bool
+
+	probe *request // the request probeGrace sends after the run
 
 	keyNames map[string]string
 	shadow   map[string]*node // live records as the checker models them
@@ -330,8 +350,8 @@ func newRun(c Combination, b *backing) *run {
 		IdleTimeout:     IdleTimeout,
 		TouchInterval:   TouchInterval,
 		StoreTimeout:    time.Hour,
+		RenewGrace:      RenewGrace,
 		CleanupInterval: -1,
-		RenewGrace:      -1, // the model has no grace marker yet
 		Logger:          slog.New(slog.DiscardHandler),
 		Now:             r.clock,
 		NewToken:        r.newToken,
@@ -362,6 +382,9 @@ func (r *run) clock() time.Time { return r.now }
 
 // current returns the running request, or nil outside one.
 func (r *run) current() *request {
+	if r.probe != nil {
+		return r.probe
+	}
 	if r.setup || r.sched == nil {
 		return nil
 	}
@@ -382,7 +405,7 @@ func (r *run) newToken() (string, error) {
 		q.tokens++
 		n = q.tokens
 		who = q.name
-		name = "S" + q.name[1:]
+		name = "S" + strings.TrimPrefix(q.name, "r")
 		if n > 1 {
 			name += fmt.Sprintf(".%d", n)
 		}
@@ -415,22 +438,31 @@ func (r *run) localPoints() bool { return r.c.Clock != Still }
 // start launches the threads: the three requests, then the clock.
 func (r *run) start(s *interleave.Sched[step]) {
 	r.sched = s
-	for i := range r.reqs {
-		s.Go(func() { r.request(i) })
+	for _, q := range r.reqs {
+		s.Go(func() { r.request(q) })
 	}
-	if r.c.Clock == PastIdle {
+	if step := r.tickStep(); step > 0 {
 		s.Go(func() {
 			r.point(opTick, "")
-			r.now = r.now.Add(IdleTick)
+			r.now = r.now.Add(step)
 			r.tick()
 		})
 	}
 }
 
+func (r *run) tickStep() time.Duration {
+	switch r.c.Clock {
+	case PastIdle:
+		return IdleTick
+	case PastGrace:
+		return GraceTick
+	}
+	return 0
+}
+
 // request sends one request with the session's token through the
 // Manager's middleware.
-func (r *run) request(i int) {
-	q := r.reqs[i]
+func (r *run) request(q *request) {
 	if r.localPoints() {
 		r.point(opArrive, "")
 		r.log(event{kind: evArrive})
@@ -488,8 +520,31 @@ func (r *run) serve(w http.ResponseWriter, req *http.Request) {
 	case SaveNow:
 		s.Set("now-"+me, me)
 		q.saveErr = r.m.Save(req.Context(), s)
+	case Destroy5xx:
+		s.Destroy()
+		w.WriteHeader(http.StatusInternalServerError)
 	}
 	io.WriteString(w, "ok")
+	q.told = s.Status() == httpsession.StatusInterrupted || errors.Is(q.saveErr, httpsession.ErrInterrupted)
+}
+
+// wantStatus is the status q should answer with.
+func (q *request) wantStatus() int {
+	if q.op == Destroy5xx {
+		return http.StatusInternalServerError
+	}
+	return http.StatusOK
+}
+
+// data returns the records q wrote, without grace markers.
+func (q *request) data() []*node {
+	var out []*node
+	for _, n := range q.nodes {
+		if !n.marker {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // expect returns the values the i-th write by q should store, given the
@@ -526,7 +581,7 @@ func (q *request) expect(i int, parent map[string]any) map[string]any {
 }
 
 // changes reports whether q's handler changes the session.
-func (q *request) changes() bool { return q.op != Read && q.op != Destroy }
+func (q *request) changes() bool { return q.op != Read && q.op != Destroy && q.op != Destroy5xx }
 
 // watchWriter notes when a response starts.
 type watchWriter struct {
@@ -549,3 +604,7 @@ func (w *watchWriter) Write(b []byte) (int, error) {
 	}
 	return w.ResponseWriter.Write(b)
 }
+
+// loadedSession reports whether q's load found the session itself, not
+// nothing and not a grace marker.
+func (q *request) loadedSession() bool { return q.loaded != nil && !q.loaded.marker }

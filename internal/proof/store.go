@@ -56,6 +56,7 @@ type node struct {
 	version uint64
 	writer  *request // nil for the session made before the requests
 	values  map[string]any
+	marker  bool // the grace marker a Renew leaves under the old key
 	expires time.Time
 	parent  *node // the version it replaced, or for an insert the one it copies
 	event   int   // the event that wrote it
@@ -98,6 +99,7 @@ type event struct {
 	got      uint64 // Get, Put: the version read or written
 	err      error
 	values   map[string]any // Put: what it wrote
+	marker   bool           // Put: a grace marker
 	data     []byte         // Get: what it read, decoded only for printing
 	expires  time.Time
 	removed  *node // Delete: the record it removed
@@ -121,6 +123,19 @@ func (r *run) log(e event) int {
 	}
 	r.events = append(r.events, e)
 	return len(r.events) - 1
+}
+
+// removedBy returns the request that removed n from the store: its
+// Delete, or the grace marker it wrote over n. nil if n was not removed
+// by a request.
+func (n *node) removedBy() *request {
+	switch {
+	case n.fate == deleted:
+		return n.by
+	case n.fate == replaced && n.next.marker:
+		return n.next.writer
+	}
+	return nil
 }
 
 // live returns the live record under key in the model, retiring it if the
@@ -156,11 +171,18 @@ func (r *run) problem(format string, args ...any) {
 }
 
 func decodeValues(data []byte) map[string]any {
+	v, _ := decodeRecord(data)
+	return v
+}
+
+// decodeRecord returns a record's values, and whether it is the marker a
+// Renew leaves under the old key.
+func decodeRecord(data []byte) (map[string]any, bool) {
 	var st codec.State
 	if err := (codec.Gob{}).Decode(data, &st); err != nil {
-		return map[string]any{"!undecodable": err.Error()}
+		return map[string]any{"!undecodable": err.Error()}, false
 	}
-	return st.Values
+	return st.Values, st.Renewed
 }
 
 func (r *run) observeGet(key string, rec httpsession.Record, err error) {
@@ -202,7 +224,7 @@ func (r *run) observePut(key string, rec httpsession.Record, v uint64, err error
 	prev := r.live(key)
 	e := event{kind: evPut, key: key, ver: rec.Version, got: v, err: err, expires: rec.Expires}
 	if err == nil {
-		e.values = decodeValues(rec.Data)
+		e.values, e.marker = decodeRecord(rec.Data)
 	}
 	idx := r.log(e)
 	switch {
@@ -210,7 +232,7 @@ func (r *run) observePut(key string, rec httpsession.Record, v uint64, err error
 		if r.setup && r.base == 0 {
 			r.base = v - 1
 		}
-		n := &node{key: key, version: v, writer: q, values: e.values, expires: rec.Expires, event: idx}
+		n := &node{key: key, version: v, writer: q, values: e.values, marker: e.marker, expires: rec.Expires, event: idx}
 		if rec.Version != 0 {
 			if prev == nil || prev.version != rec.Version {
 				r.problem("model: Put %s over %s succeeded, the model has %s", r.keyName(key), r.ver(rec.Version), r.describeNode(prev))
