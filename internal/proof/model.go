@@ -273,10 +273,11 @@ type request struct {
 	saveErr  error  // SaveNow's error
 	told     bool   // the handler learnt its changes were dropped
 
-	loaded  *node // the record the load found, nil for a new session
-	lastGet getResult
-	nodes   []*node // records this request wrote, in order
-	tokens  int     // tokens generated
+	loaded   *node // the record the load found, nil for a new session
+	lastRead *node // the record its last Get found
+	lastGet  getResult
+	nodes    []*node // records this request wrote, in order
+	tokens   int     // tokens generated
 }
 
 type getResult uint8

@@ -213,6 +213,9 @@ func (r *run) observeGet(key string, rec httpsession.Record, err error) {
 	if q.lastGet == getNone {
 		q.loaded = n
 	}
+	if n != nil {
+		q.lastRead = n
+	}
 	q.lastGet = getMissing
 	if n != nil {
 		q.lastGet = getFound
@@ -246,7 +249,9 @@ func (r *run) observePut(key string, rec httpsession.Record, v uint64, err error
 				r.problem("model: insert of %s succeeded over live %s", r.keyName(key), r.describeNode(prev))
 			}
 			if q != nil {
-				n.parent = q.loaded
+				// An insert copies what the request last read: the
+				// session it renews, or nothing for a new session.
+				n.parent = q.lastRead
 			}
 		}
 		r.nodes = append(r.nodes, n)
