@@ -114,8 +114,8 @@ func TestIndexStepFails(t *testing.T) {
 	})
 	wantErrors := func(what string, n uint64) {
 		t.Helper()
-		if got := s.IndexErrors(); got != n {
-			t.Errorf("%s: IndexErrors = %d, want %d; log:\n%s", what, got, n, logs.String())
+		if got := s.Stats().IndexFailures; got != n {
+			t.Errorf("%s: Stats().IndexFailures = %d, want %d; log:\n%s", what, got, n, logs.String())
 		}
 	}
 	expires := time.Now().Add(time.Hour)

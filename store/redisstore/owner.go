@@ -146,20 +146,26 @@ func (s *Store) repair(ctx context.Context, owner string, limit int) error {
 // indexFailed counts and logs an owner index step that failed after the
 // record was written, deleted or touched.
 func (s *Store) indexFailed(op, key string, err error) {
-	s.indexErrors.Add(1)
+	s.indexFailures.Add(1)
 	s.log.Warn("redisstore: owner index not updated; the session itself is saved, the index is repaired later",
 		"op", op, "key", key[:8], "err", s.wrap("index", err))
 }
 
-// IndexErrors returns how many owner index updates have failed since the
-// Store was created, after the write they belong to had succeeded. Such a
-// failure does not fail the Put, Touch or Delete: a client that retried a
-// request that answered an error would apply its changes twice, while the
-// index can be mended. Each one is logged; a missing entry is added again
-// by a later successful index update of this Store, by OwnerKeys of the
-// owner, or by the session's next Put or Touch, and an entry too many is
-// dropped by OwnerKeys.
-func (s *Store) IndexErrors() uint64 { return s.indexErrors.Load() }
+// Stats are a Store's counters.
+type Stats struct {
+	// IndexFailures counts the owner index updates that failed after the
+	// write they belong to (Put, Touch or Delete) had succeeded. Such a
+	// failure does not fail the write: a client that retried a request
+	// that answered an error would apply its changes twice, while the
+	// index can be mended. Each one is logged; a missing entry is added
+	// again by a later successful index update of this Store, by
+	// OwnerKeys of the owner, or by the session's next Put or Touch, and
+	// an entry too many is dropped by OwnerKeys.
+	IndexFailures uint64
+}
+
+// Stats returns the store's counters since it was created.
+func (s *Store) Stats() Stats { return Stats{IndexFailures: s.indexFailures.Load()} }
 
 // unindex removes keys from owner's set, then reads their records again and
 // adds back those that owner owns after all, which it returns. Between a

@@ -62,10 +62,10 @@
 //
 // If an index step fails after the record was written (the set lives on a
 // master that is down), the Put, Touch or Delete still succeeds: the
-// failure is logged to Options.Logger and counted (IndexErrors), and a
-// missing entry is kept in memory and added by the next index step of this
-// Store that succeeds, by OwnerKeys of that owner, or by the session's next
-// Put or Touch. Failing the save instead would make a client that retries
+// failure is logged to Options.Logger and counted (Stats), and a missing
+// entry is kept in memory and added by the next index step of this Store
+// that succeeds, by OwnerKeys of that owner, or by the session's next Put
+// or Touch. Failing the save instead would make a client that retries
 // apply its changes twice, since the record is already written.
 //
 // A go-redis ClusterClient reloads its slot map on a MOVED reply and on a
@@ -169,7 +169,7 @@ type Options struct {
 	// DefaultMaxRecordSize.
 	MaxRecordSize int
 	// Logger receives a line for each owner index update that failed
-	// after the record was written (see IndexErrors). The default is
+	// after the record was written (see Stats). The default is
 	// slog.Default().
 	Logger *slog.Logger
 }
@@ -177,11 +177,11 @@ type Options struct {
 // Store keeps sessions in Redis. It implements httpsession.Store,
 // Toucher, Lister, OwnerIndex and Pinger, and is safe for concurrent use.
 type Store struct {
-	client      redis.UniversalClient
-	prefix      string
-	maxSize     int
-	log         *slog.Logger
-	indexErrors atomic.Uint64
+	client        redis.UniversalClient
+	prefix        string
+	maxSize       int
+	log           *slog.Logger
+	indexFailures atomic.Uint64
 
 	mu      sync.Mutex
 	pending map[string]ownerExp // session key -> the owner set it is missing from
@@ -390,7 +390,7 @@ func unixMilli(t time.Time) int64 {
 
 // Delete removes the session under key and its entry in its owner's
 // index. Deleting a missing key is not an error. Once the session is
-// deleted, a failure to update the index is counted (IndexErrors) and
+// deleted, a failure to update the index is counted (Stats().IndexFailures) and
 // logged, not returned: OwnerKeys drops the stale entry.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if !validKey(key) {

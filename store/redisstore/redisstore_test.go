@@ -402,7 +402,7 @@ func testOwnerInterleavings(t *testing.T, client redis.UniversalClient) {
 	}
 	mustPut(t, s, k, httpsession.Record{Data: []byte("b"), Owner: "u1", Expires: expires, Version: vA})
 	s.reindex(ctx, k, old, "u2", exp)
-	if n := s.IndexErrors(); n != 0 {
+	if n := s.Stats().IndexFailures; n != 0 {
 		t.Fatalf("%d index errors", n)
 	}
 	wantOwner("owner flipped back during a Put", "u1", k)
