@@ -89,8 +89,9 @@ type report struct {
 var debianPackage = regexp.MustCompile(`install the Debian package ([a-z0-9][a-z0-9.+-]*[a-z0-9])`)
 
 // failureLine matches a line written by t.Error, t.Fatal or t.Log in a test
-// file, as opposed to server logs and t.Log-backed loggers (testlog).
-var failureLine = regexp.MustCompile(`^\s*[\w.-]+_test\.go:\d+: `)
+// file, as opposed to server logs and t.Log-backed loggers (testlog), and
+// the first line of a panic, a timeout or a data race report.
+var failureLine = regexp.MustCompile(`^\s*[\w.-]+_test\.go:\d+: |^(panic: |fatal error: |WARNING: DATA RACE)|^\s*testing\.go:\d+: race detected`)
 
 // framing matches the lines go test adds around a test's own output.
 var framing = regexp.MustCompile(`^\s*(=== (RUN|PAUSE|CONT|NAME)|--- (PASS|FAIL|SKIP):)`)
@@ -173,6 +174,7 @@ func (r *report) event(e event) {
 		case "pass", "fail", "skip":
 			if e.Action == "fail" {
 				r.sawFail = true
+				r.unfinished(p)
 				if !p.failed {
 					// A build failure, or a crash or leak check outside any test.
 					r.nfailed++
@@ -221,6 +223,27 @@ func (r *report) event(e event) {
 	}
 }
 
+// unfinished counts as failed the tests of a failed package that never
+// ended: they were running when the test binary panicked or timed out.
+func (r *report) unfinished(p *pkg) {
+	for _, name := range sortedKeys(p.tests) {
+		if p.tests[name].action != "" {
+			continue
+		}
+		r.nfailed++
+		p.failed = true
+		leaf := true
+		for other, t := range p.tests {
+			if t.action == "" && strings.HasPrefix(other, name+"/") {
+				leaf = false
+			}
+		}
+		if leaf {
+			r.failed = append(r.failed, shortPkg(p.name)+" "+name+" [did not finish]")
+		}
+	}
+}
+
 func (r *report) classifySkip(pkgName string, t *test) {
 	for _, l := range t.output {
 		if m := debianPackage.FindStringSubmatch(l); m != nil {
@@ -251,7 +274,7 @@ func (r *report) printPackage(p *pkg, action string) {
 	}
 	var recap []string
 	names := p.order
-	if action == "incomplete" {
+	{ // tests that never ended: running when the binary panicked or timed out
 		for _, name := range sortedKeys(p.tests) {
 			if p.tests[name].action == "" {
 				names = append(names, name)
@@ -263,6 +286,7 @@ func (r *report) printPackage(p *pkg, action string) {
 		if t.action != "fail" && t.action != "" {
 			continue
 		}
+
 		own := ownOutput(t.output)
 		if t.failed && len(own) == 0 {
 			continue // its failed subtests say why
