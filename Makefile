@@ -43,7 +43,7 @@ STRESS_TESTS = \
 	'^TestPostgres$$' ./store/sqlstore/
 test-stress:
 	@set -e; pids=; \
-	trap 'kill $$pids 2>/dev/null || true' EXIT INT TERM; \
+	trap 'kill $$pids 2>/dev/null || true' EXIT; trap 'exit 1' INT TERM; \
 	for i in 1 2; do timeout 4h sh -c 'while :; do :; done' & pids="$$pids $$!"; done; \
 	for i in $$(seq $(STRESS_RUNS)); do \
 	  echo "== make test, run $$i of $(STRESS_RUNS), two CPU-bound processes beside it"; \
