@@ -20,6 +20,19 @@ import (
 	"testing"
 )
 
+// PostgresOption configures a private PostgreSQL server.
+type PostgresOption func(*postgresConfig)
+
+type postgresConfig struct {
+	maxConnections int
+}
+
+// MaxConnections sets the server's max_connections (100 by default, as in
+// PostgreSQL's own configuration; 3 of them are kept for superusers).
+func MaxConnections(n int) PostgresOption {
+	return func(c *postgresConfig) { c.maxConnections = n }
+}
+
 // Postgres starts a private PostgreSQL server on 127.0.0.1 and returns it; it
 // is stopped when the test ends. DSN gives
 // "postgres://postgres@127.0.0.1:PORT/postgres?sslmode=disable": superuser
@@ -32,9 +45,13 @@ import (
 // root), which Debian's postgresql package creates.
 //
 // If HTTPSESSION_TEST_POSTGRES is set, the server named by that URL is
-// returned instead.
-func Postgres(t testing.TB) *Server {
+// returned instead, and opts are ignored.
+func Postgres(t testing.TB, opts ...PostgresOption) *Server {
 	t.Helper()
+	c := postgresConfig{maxConnections: 100}
+	for _, o := range opts {
+		o(&c)
+	}
 	if dsn := os.Getenv(EnvPostgres); dsn != "" {
 		var addrs []string
 		if u, err := url.Parse(dsn); err == nil && u.Host != "" {
@@ -97,7 +114,7 @@ func Postgres(t testing.TB) *Server {
 			"-c", "full_page_writes=off",
 			"-c", "shared_buffers=16MB",
 			"-c", "huge_pages=off",
-			"-c", "max_connections=100",
+			"-c", "max_connections="+strconv.Itoa(c.maxConnections),
 		)
 		cmd.Dir = dir
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}

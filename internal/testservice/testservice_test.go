@@ -242,6 +242,43 @@ func TestPostgres(t *testing.T) {
 	}
 }
 
+// TestPgBouncer holds more client connections open through PgBouncer than
+// the server takes: transaction pooling shares the server's connections.
+func TestPgBouncer(t *testing.T) {
+	t.Parallel()
+	pg := Postgres(t, MaxConnections(25))
+	b := timed(t, "pgbouncer", func() *Server { return PgBouncer(t, pg) })
+	dsn := b.DSN() + "&default_query_exec_mode=exec"
+	if n := pgQuery(t, dsn, "SELECT current_setting('max_connections')::int"); n != 25 {
+		t.Fatalf("max_connections through PgBouncer = %d, want 25", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var conns []*pgx.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close(context.Background())
+		}
+	}()
+	for i := range 40 {
+		c, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Fatalf("client %d: %v", i, err)
+		}
+		conns = append(conns, c)
+		var n int
+		if err := c.QueryRow(ctx, "SELECT $1::int", i).Scan(&n); err != nil || n != i {
+			t.Fatalf("client %d: SELECT = %d, %v", i, n, err)
+		}
+	}
+	for i, c := range conns {
+		var n int
+		if err := c.QueryRow(ctx, "SELECT $1::int + 1", i).Scan(&n); err != nil || n != i+1 {
+			t.Fatalf("client %d, second query: %d, %v", i, n, err)
+		}
+	}
+}
+
 func TestMariaDB(t *testing.T) {
 	t.Parallel()
 	s := timed(t, "mariadb (install-db + start)", func() *Server { return MariaDB(t) })

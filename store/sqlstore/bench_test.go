@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/httpsession/httpsession"
+	"github.com/httpsession/httpsession/internal/testservice"
 	"github.com/httpsession/httpsession/store/sqlstore"
 	"github.com/httpsession/httpsession/store/storetest"
 )
@@ -28,6 +29,30 @@ func BenchmarkPostgres(b *testing.B) {
 	benchDialect(b, sqlstore.Postgres, db)
 }
 
+// BenchmarkUnprepared is W3, GetPut, on PostgreSQL with prepared statements
+// and without (NoPreparedStatements, pgx's default_query_exec_mode=exec or
+// simple_protocol), directly and through PgBouncer in transaction mode: what
+// parsing every statement again costs.
+func BenchmarkUnprepared(b *testing.B) {
+	pg, db := openPostgres(b)
+	bouncer := testservice.PgBouncer(b, pg)
+	for _, tc := range []struct {
+		name      string
+		db        *sql.DB
+		noPrepare bool
+	}{
+		{"direct/prepared", db, false},
+		{"direct/exec", openDB(b, "pgx", pg.DSN()+"&default_query_exec_mode=exec"), true},
+		{"direct/simple_protocol", openDB(b, "pgx", pg.DSN()+"&default_query_exec_mode=simple_protocol"), true},
+		{"pgbouncer/exec", openDB(b, "pgx", bouncer.DSN()+"&default_query_exec_mode=exec"), true},
+		{"pgbouncer/simple_protocol", openDB(b, "pgx", bouncer.DSN()+"&default_query_exec_mode=simple_protocol"), true},
+	} {
+		b.Run(tc.name+"/GetPut", func(b *testing.B) {
+			benchGetPut(b, sqlstore.Postgres, tc.db, sqlstore.Options{NoPreparedStatements: tc.noPrepare})
+		})
+	}
+}
+
 func BenchmarkMariaDB(b *testing.B) {
 	_, db := openMariaDB(b)
 	benchDialect(b, sqlstore.MySQL, db)
@@ -41,24 +66,7 @@ func benchDialect(b *testing.B, d sqlstore.Dialect, db *sql.DB) {
 	storetest.Bench(b, func(b *testing.B) httpsession.Store {
 		return newStore(b, db, d, sqlstore.Options{})
 	}, storetest.BenchOptions{})
-	b.Run("GetPut", func(b *testing.B) {
-		s, keys, _ := benchStore(b, d, db, sqlstore.Options{})
-		ctx := context.Background()
-		exp := time.Now().Add(time.Hour)
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			k := keys[i%benchKeys]
-			rec, err := s.Get(ctx, k)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := s.Put(ctx, k, httpsession.Record{Data: rec.Data, Expires: exp, Version: rec.Version}); err != nil {
-				b.Fatal(err)
-			}
-			i++
-		}
-	})
+	b.Run("GetPut", func(b *testing.B) { benchGetPut(b, d, db, sqlstore.Options{}) })
 	b.Run("RawFloor", func(b *testing.B) {
 		table := fmt.Sprintf("hs_bench_%s_%d", tableRun, tableSeq.Add(1))
 		b.Cleanup(func() { _, _ = db.Exec("DROP TABLE " + table) })
@@ -98,6 +106,27 @@ func benchDialect(b *testing.B, d sqlstore.Dialect, db *sql.DB) {
 			i++
 		}
 	})
+}
+
+// benchGetPut is the store's side of W3, a request that changed its
+// session: Get, then Put of the version read.
+func benchGetPut(b *testing.B, d sqlstore.Dialect, db *sql.DB, opts sqlstore.Options) {
+	s, keys, _ := benchStore(b, d, db, opts)
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		k := keys[i%benchKeys]
+		rec, err := s.Get(ctx, k)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Put(ctx, k, httpsession.Record{Data: rec.Data, Expires: exp, Version: rec.Version}); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
 }
 
 // benchStore returns a store holding benchKeys records, on the table of

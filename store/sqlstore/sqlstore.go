@@ -3,13 +3,17 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -70,6 +74,19 @@ type Options struct {
 	// keep it below the server's max_allowed_packet. The default value is
 	// DefaultMaxRecordSize.
 	MaxRecordSize int
+	// NoPreparedStatements makes the store send each statement as it is,
+	// with the *sql.DB's QueryContext and ExecContext, instead of preparing
+	// it once and keeping it until Close. Set it behind a pooler that gives
+	// each transaction whichever server connection is free, such as
+	// PgBouncer with pool_mode=transaction: a statement prepared on one
+	// server connection is unknown to the others, and PgBouncer 1.18 fails
+	// with "prepared statement ... already exists". With pgx, also put
+	// default_query_exec_mode=exec (or simple_protocol) in the URL, so that
+	// the driver makes no named statements of its own; store/open sets this
+	// field when the URL asks for any mode but the default cache_statement.
+	// The server then parses every statement anew: see the package README
+	// for what that costs.
+	NoPreparedStatements bool
 	// Now returns the current time, against which records expire. Expiry
 	// is decided by the clock of the program, never by the database's, so
 	// it is the same in every dialect; programs that share a table should
@@ -89,10 +106,12 @@ type Store struct {
 	maxSize int
 	now     func() time.Time
 
-	// stmts are prepared on first use and kept until Close.
-	stmts  [numQueries]atomic.Pointer[sql.Stmt]
-	prepMu sync.Mutex
-	closed atomic.Bool
+	// noPrepare sends statements unprepared; otherwise stmts are
+	// prepared on first use and kept until Close.
+	noPrepare bool
+	stmts     [numQueries]atomic.Pointer[sql.Stmt]
+	prepMu    sync.Mutex
+	closed    atomic.Bool
 }
 
 var (
@@ -130,12 +149,13 @@ func New(db *sql.DB, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{
-		db:      db,
-		dialect: opts.Dialect,
-		table:   table,
-		sql:     stmts,
-		maxSize: opts.MaxRecordSize,
-		now:     opts.Now,
+		db:        db,
+		dialect:   opts.Dialect,
+		table:     table,
+		sql:       stmts,
+		maxSize:   opts.MaxRecordSize,
+		now:       opts.Now,
+		noPrepare: opts.NoPreparedStatements,
 	}
 	if s.maxSize == 0 {
 		s.maxSize = DefaultMaxRecordSize
@@ -147,6 +167,9 @@ func New(db *sql.DB, opts Options) (*Store, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
 	if err := db.PingContext(ctx); err != nil {
+		if isUnavailable(err) {
+			err = fmt.Errorf("%w: %w", httpsession.ErrUnavailable, err)
+		}
 		return nil, fmt.Errorf("sqlstore: cannot reach the %s database: %w", s.dialect, err)
 	}
 	if s.dialect == MySQL {
@@ -273,11 +296,22 @@ func (s *Store) stmt(ctx context.Context, q query) (*sql.Stmt, error) {
 }
 
 func (s *Store) exec(ctx context.Context, q query, args ...any) (int64, error) {
-	st, err := s.stmt(ctx, q)
-	if err != nil {
-		return 0, err
+	var (
+		res sql.Result
+		err error
+	)
+	if s.noPrepare {
+		if s.closed.Load() {
+			return 0, errClosed
+		}
+		res, err = s.db.ExecContext(ctx, s.sql.q[q], args...)
+	} else {
+		var st *sql.Stmt
+		if st, err = s.stmt(ctx, q); err != nil {
+			return 0, err
+		}
+		res, err = st.ExecContext(ctx, args...)
 	}
-	res, err := st.ExecContext(ctx, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -285,11 +319,33 @@ func (s *Store) exec(ctx context.Context, q query, args ...any) (int64, error) {
 }
 
 func (s *Store) query(ctx context.Context, q query, args ...any) (*sql.Rows, error) {
+	if s.noPrepare {
+		if s.closed.Load() {
+			return nil, errClosed
+		}
+		return s.db.QueryContext(ctx, s.sql.q[q], args...)
+	}
 	st, err := s.stmt(ctx, q)
 	if err != nil {
 		return nil, err
 	}
 	return st.QueryContext(ctx, args...)
+}
+
+// queryRow runs q, which selects at most one row, and scans it into dest.
+// No row is sql.ErrNoRows.
+func (s *Store) queryRow(ctx context.Context, q query, args []any, dest ...any) error {
+	if s.noPrepare {
+		if s.closed.Load() {
+			return errClosed
+		}
+		return s.db.QueryRowContext(ctx, s.sql.q[q], args...).Scan(dest...)
+	}
+	st, err := s.stmt(ctx, q)
+	if err != nil {
+		return err
+	}
+	return st.QueryRowContext(ctx, args...).Scan(dest...)
 }
 
 // Get returns the live record under key, or an error wrapping
@@ -298,16 +354,12 @@ func (s *Store) Get(ctx context.Context, key string) (httpsession.Record, error)
 	if checkKey(key) != nil {
 		return httpsession.Record{}, fmt.Errorf("sqlstore: get: %w", httpsession.ErrNotFound)
 	}
-	st, err := s.stmt(ctx, qGet)
-	if err != nil {
-		return httpsession.Record{}, fail("get", err)
-	}
 	var (
 		rec              httpsession.Record
 		expires, version int64
 		owner            sql.NullString
 	)
-	err = st.QueryRowContext(ctx, key, s.nowMs()).Scan(&rec.Data, &expires, &version, &owner)
+	err := s.queryRow(ctx, qGet, []any{key, s.nowMs()}, &rec.Data, &expires, &version, &owner)
 	if errors.Is(err, sql.ErrNoRows) {
 		return httpsession.Record{}, fmt.Errorf("sqlstore: get: %w", httpsession.ErrNotFound)
 	}
@@ -424,10 +476,7 @@ func (s *Store) Touch(ctx context.Context, key string, expires time.Time) error 
 		// MySQL counts changed rows, not matched ones: a Touch to the
 		// expiry the row already has reports 0.
 		var one int
-		st, err := s.stmt(ctx, qExists)
-		if err == nil {
-			err = st.QueryRowContext(ctx, key, now).Scan(&one)
-		}
+		err := s.queryRow(ctx, qExists, []any{key, now}, &one)
 		switch {
 		case err == nil:
 			n = 1
@@ -551,7 +600,7 @@ func (s *Store) OwnerKeys(ctx context.Context, owner string) ([]string, error) {
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {
-		return fmt.Errorf("sqlstore: ping: %w", err)
+		return fail("ping", err)
 	}
 	return nil
 }
@@ -585,12 +634,59 @@ func textOK(s string) bool {
 }
 
 // fail wraps err from the database for operation op, adding
-// httpsession.ErrTooLarge when the database refused a record as too large.
+// httpsession.ErrTooLarge when the database refused a record as too large
+// and httpsession.ErrUnavailable when it could not be reached or did not
+// answer in time. The driver's error stays in the chain.
 func fail(op string, err error) error {
-	if isTooLarge(err) {
+	switch {
+	case isTooLarge(err):
 		return fmt.Errorf("sqlstore: %s: %w: %w", op, httpsession.ErrTooLarge, err)
+	case isUnavailable(err):
+		return fmt.Errorf("sqlstore: %s: %w: %w", op, httpsession.ErrUnavailable, err)
 	}
 	return fmt.Errorf("sqlstore: %s: %w", op, err)
+}
+
+// isUnavailable recognises the errors that mean the database could not be
+// reached, dropped the connection, refused it for now or did not answer in
+// time: a later try may succeed. Errors of the statement itself (a missing
+// table, a constraint) are not among them.
+func isUnavailable(err error) bool {
+	var netErr net.Error
+	switch {
+	case errors.Is(err, driver.ErrBadConn),
+		errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, io.EOF),
+		errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.EPIPE),
+		errors.As(err, &netErr): // dial errors and I/O timeouts of every driver
+		return true
+	}
+	var coded interface{ SQLState() string }
+	if errors.As(err, &coded) {
+		switch state := coded.SQLState(); {
+		case strings.HasPrefix(state, "08"), // PostgreSQL connection_exception
+			state == "53300", // too_many_connections
+			state == "57P01", // admin_shutdown
+			state == "57P02", // crash_shutdown
+			state == "57P03": // cannot_connect_now (starting up, shutting down)
+			return true
+		}
+	}
+	msg := err.Error()
+	for _, m := range []string{
+		"invalid connection", // go-sql-driver/mysql ErrInvalidConn: the server went away
+		"Error 1040",         // MySQL/MariaDB ER_CON_COUNT_ERROR, too many connections
+		"Error 1053",         // ER_SERVER_SHUTDOWN
+		"SQLITE_BUSY",        // busy_timeout passed while another connection wrote
+	} {
+		if strings.Contains(msg, m) {
+			return true
+		}
+	}
+	return false
 }
 
 // isTooLarge recognises the errors of the drivers and servers that refuse

@@ -31,8 +31,9 @@ import (
 // the DefaultMaxRecordSize subtest checks the default.
 const testMaxRecordSize = 2 << 20
 
-// callTimeout bounds each store call of these tests.
-const callTimeout = 10 * time.Second
+// callTimeout bounds the store calls of one test: generous, for a loaded
+// machine.
+const callTimeout = time.Minute
 
 func openDB(t testing.TB, driver, dsn string) *sql.DB {
 	t.Helper()
@@ -64,6 +65,22 @@ func openMariaDB(t testing.TB) (*testservice.Server, *sql.DB) {
 
 var tableSeq atomic.Int64
 
+// unprepared holds the *sql.DBs behind PgBouncer in transaction mode, on
+// which newStore makes stores with NoPreparedStatements.
+var unprepared sync.Map
+
+// openPgBouncer returns a private PostgreSQL behind a private PgBouncer in
+// transaction mode, and a *sql.DB through the PgBouncer whose URL asks pgx
+// for mode (exec or simple_protocol).
+func openPgBouncer(t testing.TB, mode string) (pg, bouncer *testservice.Server, db *sql.DB) {
+	t.Helper()
+	pg = testservice.Postgres(t)
+	bouncer = testservice.PgBouncer(t, pg)
+	db = openDB(t, "pgx", bouncer.DSN()+"&default_query_exec_mode="+mode)
+	unprepared.Store(db, true)
+	return pg, bouncer, db
+}
+
 // tableRun tells apart the tables of test runs that share an external
 // server (HTTPSESSION_TEST_POSTGRES, HTTPSESSION_TEST_MYSQL).
 var tableRun = func() string {
@@ -86,6 +103,9 @@ func newStore(t testing.TB, db *sql.DB, d sqlstore.Dialect, opts sqlstore.Option
 		})
 	}
 	opts.AutoCreate = true
+	if _, ok := unprepared.Load(db); ok {
+		opts.NoPreparedStatements = true
+	}
 	s, err := sqlstore.New(db, opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -104,7 +124,26 @@ func TestPostgres(t *testing.T) {
 	srv, db := openPostgres(t)
 	testDialect(t, sqlstore.Postgres, db)
 	// Last: it kills the server.
-	t.Run("KillRestart", func(t *testing.T) { testKillRestart(t, srv, db) })
+	t.Run("KillRestart", func(t *testing.T) { testKillRestart(t, sqlstore.Postgres, srv, db) })
+}
+
+// TestPgBouncer runs the dialect's tests through PgBouncer in transaction
+// pooling mode, where consecutive statements of one *sql.DB connection may
+// run on different server connections.
+func TestPgBouncer(t *testing.T) {
+	t.Parallel()
+	pg, _, db := openPgBouncer(t, "exec")
+	testDialect(t, sqlstore.Postgres, db)
+	// Last: it kills the server behind PgBouncer, which stays up.
+	defer t.Run("KillRestart", func(t *testing.T) { testKillRestart(t, sqlstore.Postgres, pg, db) })
+	t.Run("SimpleProtocol", func(t *testing.T) {
+		_, bouncer, _ := openPgBouncer(t, "exec")
+		db := openDB(t, "pgx", bouncer.DSN()+"&default_query_exec_mode=simple_protocol")
+		unprepared.Store(db, true)
+		storetest.Run(t, func(t *testing.T) httpsession.Store {
+			return newStore(t, db, sqlstore.Postgres, sqlstore.Options{MaxRecordSize: testMaxRecordSize})
+		}, storetest.Options{MaxRecordSize: testMaxRecordSize})
+	})
 }
 
 func TestMariaDB(t *testing.T) {
@@ -112,6 +151,7 @@ func TestMariaDB(t *testing.T) {
 	srv, db := openMariaDB(t)
 	testDialect(t, sqlstore.MySQL, db)
 	t.Run("ServerTooLarge", func(t *testing.T) { testServerTooLarge(t, db) })
+	defer t.Run("KillRestart", func(t *testing.T) { testKillRestart(t, sqlstore.MySQL, srv, db) })
 	t.Run("ClientFoundRows", func(t *testing.T) {
 		found := openDB(t, "mysql", srv.DSN()+"&clientFoundRows=true")
 		s, err := sqlstore.New(found, sqlstore.Options{Dialect: sqlstore.MySQL})
@@ -469,8 +509,11 @@ func testListPages(t *testing.T, d sqlstore.Dialect, db *sql.DB) {
 	}
 }
 
-func testKillRestart(t *testing.T, srv *testservice.Server, db *sql.DB) {
-	s := newStore(t, db, sqlstore.Postgres, sqlstore.Options{})
+// testKillRestart kills the database server srv behind db and starts it
+// again. While it is down every call fails with ErrUnavailable and the
+// driver's own error; after the restart every record is there.
+func testKillRestart(t *testing.T, d sqlstore.Dialect, srv *testservice.Server, db *sql.DB) {
+	s := newStore(t, db, d, sqlstore.Options{})
 	ctx := ctxT(t)
 	versions := map[string]uint64{}
 	for i := range 20 {
@@ -483,11 +526,34 @@ func testKillRestart(t *testing.T, srv *testservice.Server, db *sql.DB) {
 	}
 
 	srv.Kill()
-	if _, err := s.Get(ctx, key("durable0")); err == nil || errors.Is(err, httpsession.ErrNotFound) {
-		t.Fatalf("Get while the server is down: %v, want a connection error", err)
+	// The first call on each pooled connection may fail on the dead
+	// socket, later ones on the refused dial: all of them are unavailable.
+	// Behind PgBouncer a call waits for a server connection until its
+	// deadline, which is short here: a timeout is unavailable too.
+	down := func() context.Context {
+		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+		t.Cleanup(cancel)
+		return ctx
 	}
-	if err := s.Ping(ctx); err == nil {
-		t.Fatal("Ping while the server is down succeeded")
+	for i := range 2 {
+		_, getErr := s.Get(down(), key("durable0"))
+		_, putErr := s.Put(down(), key(fmt.Sprint("down", i)), httpsession.Record{Data: []byte("x"), Expires: time.Now().Add(time.Hour)})
+		touchErr := s.Touch(down(), key("durable1"), time.Now().Add(time.Hour))
+		delErr := s.Delete(down(), key("durable2"))
+		_, sweepErr := s.DeleteExpired(down(), 0)
+		pingErr := s.Ping(down())
+		for op, err := range map[string]error{"Get": getErr, "Put": putErr, "Touch": touchErr, "Delete": delErr, "DeleteExpired": sweepErr, "Ping": pingErr} {
+			if !errors.Is(err, httpsession.ErrUnavailable) {
+				t.Fatalf("%s %d while the server is down: %v, want ErrUnavailable", op, i, err)
+			}
+			// The driver's error stays in the chain, after the sentinel.
+			if _, drv, _ := strings.Cut(err.Error(), httpsession.ErrUnavailable.Error()+": "); drv == "" {
+				t.Fatalf("%s while the server is down: %q hides the driver's error", op, err)
+			}
+		}
+		if i == 0 {
+			t.Logf("Get while the server is down: %v", getErr)
+		}
 	}
 	srv.Restart()
 
@@ -640,5 +706,34 @@ func TestClosed(t *testing.T) {
 	s.Close()
 	if _, err := s.Get(t.Context(), key("a")); err == nil || !strings.Contains(err.Error(), "closed") {
 		t.Fatalf("Get after Close: %v, want an error", err)
+	}
+}
+
+// TestSQLiteBusy holds SQLite's write lock longer than the store's
+// connection waits for it: the write fails as unavailable, a retry later
+// may succeed, and nothing was written.
+func TestSQLiteBusy(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	db := openDB(t, "sqlite", "file:"+path+"?"+sqlstore.SQLiteParams+"&_pragma=busy_timeout(50)")
+	s := newStore(t, db, sqlstore.SQLite, sqlstore.Options{})
+	other := openDB(t, "sqlite", "file:"+path+"?"+sqlstore.SQLiteParams)
+	conn, err := other.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Put(ctxT(t), key("a"), httpsession.Record{Data: []byte("x"), Expires: time.Now().Add(time.Hour)})
+	if !errors.Is(err, httpsession.ErrUnavailable) {
+		t.Fatalf("Put while another connection writes: %v, want ErrUnavailable", err)
+	}
+	t.Logf("Put while another connection writes: %v", err)
+	if _, err := conn.ExecContext(t.Context(), "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctxT(t), key("a")); !errors.Is(err, httpsession.ErrNotFound) {
+		t.Fatalf("Get after the failed Put: %v, want ErrNotFound", err)
 	}
 }
