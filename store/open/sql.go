@@ -134,7 +134,11 @@ func openSQLURL(ctx context.Context, scheme, rest, rawURL string) (httpsession.S
 		}
 		// Other parameters go to the driver after the store's own, so
 		// that a _pragma there wins.
-		dsn := "file:" + path + "?" + sqlstore.SQLiteParams
+		// SQLiteDSN creates the file 0600 before SQLite opens it.
+		dsn, err := sqlstore.SQLiteDSN(path)
+		if err != nil {
+			return nil, nil, err
+		}
 		if query != "" {
 			dsn += "&" + query
 		}

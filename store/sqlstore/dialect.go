@@ -173,7 +173,9 @@ WHERE {t}."expires" <= ?`,
 		qDelete: `DELETE FROM {t} WHERE "key" = ?`,
 		qList:   `SELECT "key", "data", "expires", "version", "owner" FROM {t} WHERE "key" > ? AND "expires" > ? ORDER BY "key" LIMIT ?`,
 		// SQLite runs one writer at a time, so the subquery's choice holds.
-		qSweep: `DELETE FROM {t} WHERE "key" IN (SELECT "key" FROM {t} WHERE "expires" <= ? LIMIT ?)`,
+		// It reads rowids from the expires index alone and deletes by
+		// rowid: no lookup of each key in the primary key's index.
+		qSweep: `DELETE FROM {t} WHERE rowid IN (SELECT rowid FROM {t} WHERE "expires" <= ? LIMIT ?)`,
 		qOwner: `SELECT "key" FROM {t} WHERE "owner" = ? AND "expires" > ? ORDER BY "key"`,
 	}, doubleQuote, table)
 	return dialectSQL{ddl: ddl, q: [numQueries]string(q), createNows: 1, createWon: oneWon}

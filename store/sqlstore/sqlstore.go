@@ -10,6 +10,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,11 +37,14 @@ const (
 	MaxOwnerLen = 255
 	// SQLiteParams is the DSN query to open an SQLite database with
 	// modernc.org/sqlite for a Store: wait up to 5 s for a writer instead of
-	// failing with "database is locked", write-ahead logging, and fsync at
-	// checkpoints rather than at every commit. For example:
+	// failing with "database is locked", write-ahead logging, fsync at
+	// checkpoints rather than at every commit, and cut the log file back
+	// to 8 MiB when it starts again after a checkpoint (without a limit it
+	// keeps the largest size it ever had). SQLiteDSN returns it with the
+	// file path, after making the file private:
 	//
 	//	sql.Open("sqlite", "file:/var/lib/app/sessions.db?"+sqlstore.SQLiteParams)
-	SQLiteParams = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+	SQLiteParams = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=journal_size_limit(8388608)"
 )
 
 const (
@@ -50,8 +54,14 @@ const (
 	// early once it holds listPageBytes of data.
 	listPageRows  = 256
 	listPageBytes = 4 << 20
-	// sweepBatch is the most rows one DELETE of DeleteExpired removes.
-	sweepBatch = 1000
+	// sweepBatch is the most rows one DELETE of DeleteExpired removes,
+	// each in a transaction of its own; sqliteSweepBatch on SQLite, whose
+	// one writer holds back every other write while a batch runs.
+	sweepBatch       = 1000
+	sqliteSweepBatch = 250
+	// sweepPause is the most DeleteExpired rests on SQLite after a batch,
+	// as long as the batch took, so that requests' writes get their turn.
+	sweepPause = 20 * time.Millisecond
 	// createAttempts bounds the retries of a create that MySQL chose as a
 	// deadlock victim.
 	createAttempts = 5
@@ -112,6 +122,16 @@ type Store struct {
 	stmts     [numQueries]atomic.Pointer[sql.Stmt]
 	prepMu    sync.Mutex
 	closed    atomic.Bool
+
+	// SQLite: wal is the path of the write-ahead log ("" in memory),
+	// writes counts them, walBusy is set while a background check
+	// of the write-ahead log runs, walWG waits for it at Close (prepMu
+	// orders its Add before Close).
+	wal     string
+	walMu   sync.RWMutex // writes hold it shared, truncateWAL exclusive
+	writes  atomic.Int64
+	walBusy atomic.Bool
+	walWG   sync.WaitGroup
 }
 
 var (
@@ -172,9 +192,20 @@ func New(db *sql.DB, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("sqlstore: cannot reach the %s database: %w", s.dialect, err)
 	}
-	if s.dialect == MySQL {
+	switch s.dialect {
+	case MySQL:
 		if err := checkChangedRows(ctx, db); err != nil {
 			return nil, err
+		}
+	case SQLite:
+		// The ping made the file, with the umask's permissions.
+		file, err := sqliteFile(ctx, db)
+		if err == nil && file != "" {
+			err = privateSQLiteFiles(file)
+			s.wal = file + "-wal"
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: %w", err)
 		}
 	}
 	if opts.AutoCreate {
@@ -260,14 +291,15 @@ func tableLockID(table string) int64 {
 // Close releases the statements the store has prepared. It does not close
 // the *sql.DB. Calls after Close fail. Close always returns nil.
 func (s *Store) Close() error {
-	s.closed.Store(true)
 	s.prepMu.Lock()
-	defer s.prepMu.Unlock()
+	s.closed.Store(true)
 	for i := range s.stmts {
 		if st := s.stmts[i].Swap(nil); st != nil {
 			_ = st.Close()
 		}
 	}
+	s.prepMu.Unlock()
+	s.walWG.Wait()
 	return nil
 }
 
@@ -295,7 +327,12 @@ func (s *Store) stmt(ctx context.Context, q query) (*sql.Stmt, error) {
 	return st, nil
 }
 
+// exec runs q, a statement that writes, and returns the rows it affected.
 func (s *Store) exec(ctx context.Context, q query, args ...any) (int64, error) {
+	if s.wal != "" {
+		s.walMu.RLock()
+		defer s.walMu.RUnlock()
+	}
 	var (
 		res sql.Result
 		err error
@@ -415,6 +452,7 @@ func (s *Store) Put(ctx context.Context, key string, rec httpsession.Record) (ui
 	if n == 0 {
 		return 0, fmt.Errorf("sqlstore: put: %w", httpsession.ErrConflict)
 	}
+	s.wrote()
 	return rec.Version + 1, nil
 }
 
@@ -446,6 +484,7 @@ func (s *Store) create(ctx context.Context, key string, data []byte, expires int
 	if !s.sql.createWon(n) {
 		return 0, fmt.Errorf("sqlstore: put: %w", httpsession.ErrConflict)
 	}
+	s.wrote()
 	return uint64(version), nil
 }
 
@@ -458,6 +497,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if _, err := s.exec(ctx, qDelete, key); err != nil {
 		return fail("delete", err)
 	}
+	s.wrote()
 	return nil
 }
 
@@ -487,6 +527,7 @@ func (s *Store) Touch(ctx context.Context, key string, expires time.Time) error 
 	if n == 0 {
 		return fmt.Errorf("sqlstore: touch: %w", httpsession.ErrNotFound)
 	}
+	s.wrote()
 	return nil
 }
 
@@ -552,24 +593,96 @@ func (s *Store) listPage(ctx context.Context, after string) (page []listEntry, m
 
 // DeleteExpired removes at most limit expired records, all of them if
 // limit is 0 or less, and reports how many it removed. It deletes in
-// batches of at most 1000 rows, so no statement holds many locks for long.
+// batches of at most 1000 rows (250 on SQLite), each a transaction of its
+// own, so no statement holds many locks for long. The count is exact even
+// when ctx ends mid-way: a batch that ctx interrupts is rolled back and
+// not counted, and the batches committed before it are.
+//
+// On SQLite it rests after each full batch for as long as the batch took
+// (at most 20 ms), keeps the write-ahead log under 16 MiB as it goes, and
+// truncates the log when the sweep is done: the Manager's janitor calls it
+// every CleanupInterval, so the log of a running program is cut back
+// then even when nothing expired.
 func (s *Store) DeleteExpired(ctx context.Context, limit int) (int, error) {
 	now := s.nowMs()
+	size := sweepBatch
+	if s.dialect == SQLite {
+		size = sqliteSweepBatch
+	}
 	total := 0
 	for {
-		batch := sweepBatch
+		batch := size
 		if limit > 0 {
 			batch = min(batch, limit-total)
 		}
-		n, err := s.exec(ctx, qSweep, now, batch)
-		total += int(n)
+		start := time.Now()
+		n, err := s.sweep(ctx, now, batch)
+		total += n
 		if err != nil {
 			return total, fail("delete expired", err)
 		}
-		if int(n) < batch || (limit > 0 && total >= limit) {
+		done := n < batch || (limit > 0 && total >= limit)
+		if s.wal != "" {
+			if err := s.afterSweepBatch(ctx, done, time.Since(start)); err != nil {
+				return total, fail("delete expired", err)
+			}
+		}
+		if done {
 			return total, nil
 		}
 	}
+}
+
+// sweep deletes at most batch rows that expired at now, in a transaction,
+// and returns how many it deleted: 0 if it did not commit.
+func (s *Store) sweep(ctx context.Context, now int64, batch int) (int, error) {
+	if s.closed.Load() {
+		return 0, errClosed
+	}
+	if s.wal != "" {
+		s.walMu.RLock()
+		defer s.walMu.RUnlock()
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	res, err := tx.ExecContext(ctx, s.sql.q[qSweep], now, batch)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	// database/sql rolls the transaction back when ctx ends before Commit;
+	// then Commit fails and the rows are still there.
+	if err := tx.Commit(); err != nil {
+		return 0, err
+	}
+	return int(n), nil
+}
+
+// afterSweepBatch bounds SQLite's write-ahead log after a batch of the
+// sweep and, unless the sweep is done, rests for as long as the batch
+// took, at most sweepPause.
+func (s *Store) afterSweepBatch(ctx context.Context, done bool, took time.Duration) error {
+	if done {
+		_, err := s.truncateWAL(ctx)
+		return err
+	}
+	if fi, err := os.Stat(s.wal); err == nil && fi.Size() > walMaxBytes {
+		if _, err := s.truncateWAL(ctx); err != nil {
+			return err
+		}
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(min(took, sweepPause)):
+	}
+	return nil
 }
 
 // OwnerKeys returns the keys of the live records whose Owner is owner, in
@@ -603,6 +716,13 @@ func (s *Store) Ping(ctx context.Context) error {
 		return fail("ping", err)
 	}
 	return nil
+}
+
+// wrote notes a write that succeeded.
+func (s *Store) wrote() {
+	if s.dialect == SQLite {
+		s.wroteSQLite()
+	}
 }
 
 // nowMs is the current time in Unix milliseconds, rounded down: a record
