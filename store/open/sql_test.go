@@ -77,10 +77,11 @@ func TestSQLParams(t *testing.T) {
 }
 
 // counterServer serves a Manager on s: POST increments the session's
-// counter n, GET shows it.
+// counter n, GET shows it. Its store timeout is long: 50 writers of one
+// session on a loaded machine may retry for tens of seconds.
 func counterServer(t *testing.T, s httpsession.Store) *httptest.Server {
 	t.Helper()
-	m, err := httpsession.New(httpsession.Config{Store: s, StoreTimeout: 30 * time.Second, CleanupInterval: -1})
+	m, err := httpsession.New(httpsession.Config{Store: s, StoreTimeout: 3 * time.Minute, CleanupInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

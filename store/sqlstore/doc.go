@@ -111,10 +111,18 @@
 // database's settings make commits survive (PostgreSQL synchronous_commit,
 // InnoDB innodb_flush_log_at_trx_commit, SQLite synchronous).
 //
+// A database that cannot be reached, drops the connection or does not
+// answer in time gives an error wrapping httpsession.ErrUnavailable and
+// the driver's error; the Manager answers 503 for it.
+//
 // # PostgreSQL
 //
 // After a server restart database/sql drops the dead connections and opens
 // new ones; a call that was under way on a dead connection fails once.
+//
+// Behind PgBouncer in transaction pooling mode, set
+// Options.NoPreparedStatements and put default_query_exec_mode=exec in the
+// pgx URL: named prepared statements do not survive there.
 //
 // # MySQL and MariaDB
 //
@@ -130,11 +138,13 @@
 // # SQLite
 //
 // SQLite lets one connection write at a time. Open the database with
-// SQLiteParams, which sets busy_timeout, so that a connection waits for
+// SQLiteDSN, which creates the file 0600 (SQLite makes the -wal and -shm
+// files with the same permissions) and adds SQLiteParams. They set busy_timeout, so that a connection waits for
 // the writer instead of failing with "database is locked"; WAL, so that
-// readers do not wait for the writer; and synchronous=NORMAL, which in WAL
+// readers do not wait for the writer; synchronous=NORMAL, which in WAL
 // mode survives a crash of the program (the last commits may be lost on a
-// power failure, the database stays intact). Keep the file, with its -wal
-// and -shm companions, on a local file system in a directory only the
-// program can read: it holds every session.
+// power failure, the database stays intact); and a journal_size_limit.
+// Keep the file on a local file system. The store keeps the write-ahead
+// log under about 16 MiB and its sweep (DeleteExpired) truncates it; the
+// package README says when to VACUUM.
 package sqlstore

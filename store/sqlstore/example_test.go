@@ -24,7 +24,12 @@ func Example() {
 	defer os.RemoveAll(dir)
 
 	// The program opens the database with the driver of its choice.
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "sessions.db")+"?"+sqlstore.SQLiteParams)
+	// SQLiteDSN creates the file 0600 first.
+	dsn, err := sqlstore.SQLiteDSN(filepath.Join(dir, "sessions.db"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		log.Fatal(err)
 	}

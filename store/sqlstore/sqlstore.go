@@ -62,6 +62,9 @@ const (
 	// sweepPause is the most DeleteExpired rests on SQLite after a batch,
 	// as long as the batch took, so that requests' writes get their turn.
 	sweepPause = 20 * time.Millisecond
+	// sweepBatchTimeout bounds one batch of DeleteExpired, which runs to
+	// its end even when the caller's context ends.
+	sweepBatchTimeout = 10 * time.Second
 	// createAttempts bounds the retries of a create that MySQL chose as a
 	// deadlock victim.
 	createAttempts = 5
@@ -595,8 +598,8 @@ func (s *Store) listPage(ctx context.Context, after string) (page []listEntry, m
 // limit is 0 or less, and reports how many it removed. It deletes in
 // batches of at most 1000 rows (250 on SQLite), each a transaction of its
 // own, so no statement holds many locks for long. The count is exact even
-// when ctx ends mid-way: a batch that ctx interrupts is rolled back and
-// not counted, and the batches committed before it are.
+// when ctx ends mid-way: a batch under way then runs to its end (they take
+// milliseconds; 10 seconds at most) and counts, and no other starts.
 //
 // On SQLite it rests after each full batch for as long as the batch took
 // (at most 20 ms), keeps the write-ahead log under 16 MiB as it goes, and
@@ -634,21 +637,38 @@ func (s *Store) DeleteExpired(ctx context.Context, limit int) (int, error) {
 }
 
 // sweep deletes at most batch rows that expired at now, in a transaction,
-// and returns how many it deleted: 0 if it did not commit.
+// and returns how many it deleted.
+//
+// The wait for a connection obeys ctx; the batch itself, once begun, runs
+// to its end (within sweepBatchTimeout) even if ctx ends meanwhile. A
+// statement or a COMMIT cut short by ctx loses its answer while the rows
+// may be gone all the same (pgx commits with the transaction's context),
+// and a MySQL DELETE abandoned by its client runs on, holding its locks;
+// a batch takes milliseconds.
 func (s *Store) sweep(ctx context.Context, now int64, batch int) (int, error) {
 	if s.closed.Load() {
 		return 0, errClosed
 	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
 	if s.wal != "" {
 		s.walMu.RLock()
 		defer s.walMu.RUnlock()
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sweepBatchTimeout)
+	defer cancel()
+	tx, err := conn.BeginTx(bctx, nil)
 	if err != nil {
 		return 0, err
 	}
 	defer func() { _ = tx.Rollback() }()
-	res, err := tx.ExecContext(ctx, s.sql.q[qSweep], now, batch)
+	res, err := tx.ExecContext(bctx, s.sql.q[qSweep], now, batch)
 	if err != nil {
 		return 0, err
 	}
@@ -656,8 +676,6 @@ func (s *Store) sweep(ctx context.Context, now int64, batch int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	// database/sql rolls the transaction back when ctx ends before Commit;
-	// then Commit fails and the rows are still there.
 	if err := tx.Commit(); err != nil {
 		return 0, err
 	}

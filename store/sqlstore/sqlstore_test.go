@@ -175,6 +175,7 @@ func testDialect(t *testing.T, d sqlstore.Dialect, db *sql.DB) {
 		{"CreateRace", testCreateRace},
 		{"CreateRaceExpired", testCreateRaceExpired},
 		{"Cleaner", testCleaner},
+		{"SweepDeadline", testSweepDeadline},
 		{"Clock", testClock},
 		{"TouchSameExpiry", testTouchSameExpiry},
 		{"Limits", testLimits},
@@ -326,6 +327,56 @@ func testCleaner(t *testing.T, d sqlstore.Dialect, db *sql.DB) {
 	if err := s.List(ctx, func(string, httpsession.Record) bool { n++; return true }); err != nil || n != live {
 		t.Fatalf("List after DeleteExpired saw %d records, %v; want %d", n, err, live)
 	}
+}
+
+// testSweepDeadline calls DeleteExpired with deadlines that end at random
+// points of the sweep: each call reports exactly the rows that went,
+// never 0 when some did.
+func testSweepDeadline(t *testing.T, d sqlstore.Dialect, db *sql.DB) {
+	clock := newClock()
+	table := fmt.Sprintf("hs_sweep_%s_%d", tableRun, tableSeq.Add(1))
+	t.Cleanup(func() { _, _ = db.Exec("DROP TABLE IF EXISTS " + table) })
+	s := newStore(t, db, d, sqlstore.Options{Now: clock.Now, Table: table})
+	ctx := ctxT(t)
+	const expired = 3000
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := w; i < expired; i += 8 {
+				if _, err := s.Put(ctx, key(fmt.Sprint("sweep", i)), httpsession.Record{Data: make([]byte, 100), Expires: clock.Now().Add(time.Minute)}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	clock.Advance(2 * time.Minute)
+	left := expired
+	interrupted := 0
+	for call := 0; left > 0 && call < 1000; call++ {
+		// From already over to about a batch's time.
+		dctx, cancel := context.WithTimeout(ctx, time.Duration(call%12)*time.Millisecond)
+		n, err := s.DeleteExpired(dctx, 0)
+		cancel()
+		now := countRows(t, db, table, "")
+		if n != left-now {
+			t.Fatalf("call %d: DeleteExpired = %d, %v; but %d rows went (%d -> %d)", call, n, err, left-now, left, now)
+		}
+		if err != nil {
+			interrupted++
+		} else if now != 0 {
+			t.Fatalf("call %d: DeleteExpired = %d, nil, and left %d expired rows", call, n, now)
+		}
+		left = now
+	}
+	if left != 0 {
+		t.Fatalf("%d expired rows left after 1000 calls", left)
+	}
+	t.Logf("%d calls were cut short by their deadline; every count was exact", interrupted)
 }
 
 // clock is a settable time source for Options.Now.
