@@ -18,7 +18,11 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
+
+// initdbTimeout bounds initdb.
+const initdbTimeout = 3 * time.Minute
 
 // PostgresOption configures a private PostgreSQL server.
 type PostgresOption func(*postgresConfig)
@@ -86,7 +90,9 @@ func Postgres(t testing.TB, opts ...PostgresOption) *Server {
 	}
 	data := filepath.Join(dir, "data")
 
-	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+	// initdb takes a second on an idle machine, and over 30 s on a
+	// loaded one.
+	ctx, cancel := context.WithTimeout(context.Background(), initdbTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, initdb,
 		"-D", data, "-U", "postgres", "--auth=trust",
