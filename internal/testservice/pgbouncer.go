@@ -30,7 +30,7 @@ import (
 // the user postgres, which Debian's postgresql package creates.
 func PgBouncer(t testing.TB, pg *Server) *Server {
 	t.Helper()
-	bin := findBinary(t, "pgbouncer", "pgbouncer")
+	bin := findBinary(t, "pgbouncer", "pgbouncer", "/usr/sbin")
 	backend, err := url.Parse(pg.DSN())
 	if err != nil || backend.Host == "" {
 		t.Fatalf("testservice: PgBouncer needs a postgres:// server, got %q", pg.DSN())
