@@ -74,8 +74,14 @@ func (s *Store) reindex(ctx context.Context, key, oldOwner, newOwner string, exp
 const maxPending = 10000
 
 // repairBatch bounds the pending additions one successful index step
-// repairs on the way.
-const repairBatch = 8
+// repairs on the way; repairTimeout bounds the time it spends on them, and
+// after a failed repair the next waits repairBackoff, so that a set on a
+// server that hangs costs a write at most repairTimeout now and then.
+const (
+	repairBatch   = 8
+	repairTimeout = 200 * time.Millisecond
+	repairBackoff = time.Second
+)
 
 // indexOwned adds key, a session of owner that lives until exp (Unix ms),
 // to owner's set. If that fails (the set's server is down, on a cluster
@@ -98,7 +104,19 @@ func (s *Store) indexOwned(ctx context.Context, op, owner, key string, exp int64
 		return
 	}
 	s.forget(key)
-	s.repair(ctx, "", repairBatch)
+	if now := time.Now().UnixNano(); now >= s.repairAfter.Load() && s.hasPending() {
+		ctx, cancel := context.WithTimeout(ctx, repairTimeout)
+		defer cancel()
+		if err := s.repair(ctx, "", repairBatch); err != nil {
+			s.repairAfter.Store(now + repairBackoff.Nanoseconds())
+		}
+	}
+}
+
+func (s *Store) hasPending() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pending) > 0
 }
 
 // forget drops the pending addition of key: a newer write decides.

@@ -182,6 +182,7 @@ type Store struct {
 	maxSize       int
 	log           *slog.Logger
 	indexFailures atomic.Uint64
+	repairAfter   atomic.Int64 // Unix ns before which a write repairs no pending index entries
 
 	mu      sync.Mutex
 	pending map[string]ownerExp // session key -> the owner set it is missing from
