@@ -28,6 +28,13 @@
 // the sentinels are asked without one.
 //
 // SQL stores create their table (sqlstore.DefaultTable) if it is missing.
+// Their URLs take table=NAME (two applications on one database need a
+// table each), max_conns=N (DefaultMaxConns by default) and
+// max_idle_conns=N (as many as max_conns), which are taken out before the
+// driver sees the URL; a postgres:// URL with pgx's
+// default_query_exec_mode=exec or simple_protocol (for PgBouncer in
+// transaction mode) gets a store that prepares no statements. An SQLite
+// file is created 0600.
 // Open checks that a server answers before it returns, so a wrong address
 // fails at start and not on the first request.
 package open
