@@ -53,9 +53,10 @@ const (
 )
 
 // sweepBatch bounds the records removed under one hold of the lock, so
-// that a sweep of a million expired records never stalls a request for
-// more than a fraction of a millisecond.
-const sweepBatch = 256
+// that a sweep of a million expired records stalls a request for tens of
+// microseconds at most (a removal touches a few cache lines: the slot, its
+// list neighbours, the key index).
+const sweepBatch = 64
 
 // ErrFull is what Put returns, wrapped, when the store is at its bounds,
 // the record to write has no owner, and only records with an owner could
@@ -397,7 +398,7 @@ func (s *Store) List(ctx context.Context, fn func(key string, rec httpsession.Re
 
 // DeleteExpired removes up to limit expired records, or all of them when
 // limit is 0 or less, and reports how many it removed. It holds the lock
-// for at most a few hundred removals at a time, and its cost is in
+// for at most 64 removals at a time, and its cost is in
 // proportion to the records it removes, not to those held.
 func (s *Store) DeleteExpired(ctx context.Context, limit int) (int, error) {
 	n := 0
