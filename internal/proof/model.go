@@ -46,10 +46,11 @@ const (
 	Read                 // read only; the idle expiry is due for a touch
 	SaveNow              // Set a key of its own, then Manager.Save inside the handler
 	Destroy5xx           // Destroy, then answer 500: the logout must happen all the same
+	LateSet              // answer first, then Set a key of its own: the late save
 	numOps
 )
 
-var opNames = [...]string{"set-own", "set-shared", "incr", "update", "destroy", "renew", "read", "save-now", "destroy-5xx"}
+var opNames = [...]string{"set-own", "set-shared", "incr", "update", "destroy", "renew", "read", "save-now", "destroy-5xx", "late-set"}
 
 func (o Op) String() string {
 	if int(o) < len(opNames) {
@@ -271,6 +272,8 @@ type request struct {
 	started  bool   // the response has started
 	returned bool   // the handler has returned
 	saveErr  error  // SaveNow's error
+	changed  bool   // the handler has made its change
+	written  bool   // a write has carried the change
 	told     bool   // the handler learnt its changes were dropped
 
 	loaded   *node // the record the load found, nil for a new session
@@ -499,6 +502,7 @@ func (r *run) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	s := httpsession.SessionFrom(req.Context())
 	me := q.name
+	q.changed = q.op != LateSet
 	switch q.op {
 	case SetOwn:
 		s.Set("own-"+me, me)
@@ -524,6 +528,10 @@ func (r *run) serve(w http.ResponseWriter, req *http.Request) {
 	case Destroy5xx:
 		s.Destroy()
 		w.WriteHeader(http.StatusInternalServerError)
+	case LateSet:
+		io.WriteString(w, "ok")
+		s.Set("late-"+me, me)
+		q.changed = true
 	}
 	io.WriteString(w, "ok")
 	q.told = s.Status() == httpsession.StatusInterrupted || errors.Is(q.saveErr, httpsession.ErrInterrupted)
@@ -548,17 +556,17 @@ func (q *request) data() []*node {
 	return out
 }
 
-// expect returns the values the i-th write by q should store, given the
-// values of the record it replaces or copies (nil for a new session). A
-// request applies its change in its first write; a later one (a touch when
-// the clock moved past the touch interval during the save) rewrites what
-// it replaces.
-func (q *request) expect(i int, parent map[string]any) map[string]any {
+// expect returns the values a write by q should store, given the values
+// of the record it replaces or copies (nil for a new session). The first
+// write after the handler made its change carries it; any other (a touch
+// before a late change, or one after the save when the clock moved past
+// the touch interval meanwhile) rewrites what it replaces.
+func (q *request) expect(carries bool, parent map[string]any) map[string]any {
 	v := map[string]any{}
 	for k, x := range parent {
 		v[k] = x
 	}
-	if i > 0 {
+	if !carries {
 		return v
 	}
 	me := q.name
@@ -577,6 +585,8 @@ func (q *request) expect(i int, parent map[string]any) map[string]any {
 		v["user"] = me
 	case SaveNow:
 		v["now-"+me] = me
+	case LateSet:
+		v["late-"+me] = me
 	}
 	return v
 }
@@ -605,6 +615,9 @@ func (w *watchWriter) Write(b []byte) (int, error) {
 	}
 	return w.ResponseWriter.Write(b)
 }
+
+// sawSession reports whether q's last read found the session itself.
+func (q *request) sawSession() bool { return q.lastGet == getFound && !q.lastRead.marker }
 
 // loadedSession reports whether q's load found the session itself, not
 // nothing and not a grace marker.

@@ -57,6 +57,7 @@ type node struct {
 	writer  *request // nil for the session made before the requests
 	values  map[string]any
 	marker  bool // the grace marker a Renew leaves under the old key
+	carries bool // the write carries its request's change
 	expires time.Time
 	parent  *node // the version it replaced, or for an insert the one it copies
 	event   int   // the event that wrote it
@@ -236,6 +237,9 @@ func (r *run) observePut(key string, rec httpsession.Record, v uint64, err error
 			r.base = v - 1
 		}
 		n := &node{key: key, version: v, writer: q, values: e.values, marker: e.marker, expires: rec.Expires, event: idx}
+		if q != nil && q.changed && !q.written && !n.marker {
+			n.carries, q.written = true, true
+		}
 		if rec.Version != 0 {
 			if prev == nil || prev.version != rec.Version {
 				r.problem("model: Put %s over %s succeeded, the model has %s", r.keyName(key), r.ver(rec.Version), r.describeNode(prev))
