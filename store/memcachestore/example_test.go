@@ -48,3 +48,16 @@ func ExampleNewServers() {
 	}
 	defer store.Close()
 }
+
+// NewPool starts while one server of the pool is down, and logs it; the
+// sessions on the servers that answer are served at once.
+func ExampleNewPool() {
+	store, err := memcachestore.NewPool(
+		[]string{"cache-1.internal:11211", "cache-2.internal:11211", "cache-3.internal:11211"},
+		memcachestore.Options{Prefix: "shop:session:"},
+	)
+	if err != nil {
+		log.Fatal(err) // no server answers
+	}
+	defer store.Close()
+}

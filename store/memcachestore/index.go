@@ -47,13 +47,19 @@ func (s *Store) OwnerKeys(ctx context.Context, owner string) ([]string, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("memcachestore: owner index: %w", err)
+		return nil, failed("owner index", err)
 	}
 	idx, _ := decodeIndex(item.Value) // one that does not decode is empty
 	checked := map[[32]byte]bool{}
 	live := map[[32]byte]int64{}
 	if err := s.checkEntries(ctx, owner, &idx, checked, live, func(indexEntry) bool { return true }); err != nil {
 		return nil, err
+	}
+	// A session on a server that does not answer may be live: an answer
+	// without it could let "sign out everywhere" miss it.
+	if n := len(idx.entries) - len(checked); n > 0 {
+		return nil, fmt.Errorf("memcachestore: owner index: %d of the owner's sessions are on a server that does not answer: %w",
+			n, httpsession.ErrUnavailable)
 	}
 	var keys []string
 	for _, e := range idx.entries {
@@ -113,7 +119,29 @@ func (s *Store) index(ctx context.Context, owner, key string, expires time.Time)
 		return true, nil
 	})
 	if err != nil {
-		return fmt.Errorf("memcachestore: owner index: %w", err)
+		return failed("owner index", err)
+	}
+	return nil
+}
+
+// indexLogEvery is how often at most a failed index update is logged.
+const indexLogEvery = 10 * time.Second
+
+// indexBeforeWrite is index for a Put or Touch of a live owned record. An
+// index whose server does not answer does not stop the write: the
+// session matters more than finding it by its owner, and the session's
+// next Put or Touch writes the index again. Such a failure is counted in
+// Stats and logged, at most once per indexLogEvery.
+func (s *Store) indexBeforeWrite(ctx context.Context, owner, key string, expires time.Time) error {
+	err := s.index(ctx, owner, key, expires)
+	if err == nil || !errors.Is(err, httpsession.ErrUnavailable) || ctx.Err() != nil {
+		return err
+	}
+	n := s.indexFailures.Add(1)
+	now := time.Now().UnixNano()
+	if last := s.lastIndexLog.Load(); now-last >= int64(indexLogEvery) && s.lastIndexLog.CompareAndSwap(last, now) {
+		s.log.Warn("memcachestore: a session was written but its owner's index was not; its next save repairs it",
+			"index_failures", n, "err", err)
 	}
 	return nil
 }
@@ -200,7 +228,9 @@ func pause(ctx context.Context, attempt int) error {
 
 // checkEntries reads the sessions of the entries of idx that want selects
 // and that are not checked yet (one get per server), marks them checked,
-// and puts the Expires of those that are live and of owner in live.
+// and puts the Expires of those that are live and of owner in live. An
+// entry whose session is on a server that does not answer stays
+// unchecked, so it is kept.
 func (s *Store) checkEntries(ctx context.Context, owner string, idx *ownerIndex, checked map[[32]byte]bool, live map[[32]byte]int64, want func(indexEntry) bool) error {
 	var keys []string
 	for _, e := range idx.entries {
@@ -215,11 +245,33 @@ func (s *Store) checkEntries(ctx context.Context, owner string, idx *ownerIndex,
 		return err
 	}
 	items, err := s.readMulti(keys)
+	down := map[string]bool{}
 	if err != nil {
-		return fmt.Errorf("memcachestore: read the owner's sessions: %w", err)
+		if !errors.Is(unavailable(err), httpsession.ErrUnavailable) || items == nil {
+			return failed("read the owner's sessions", err)
+		}
+		// A server did not answer. GetMulti does not say which keys were
+		// its, so read those it did not return one by one.
+		for _, mkey := range keys {
+			if items[mkey] != nil {
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			switch it, err := s.client.Get(mkey); {
+			case err == nil:
+				items[mkey] = it
+			case !errors.Is(err, memcache.ErrCacheMiss):
+				down[mkey] = true
+			}
+		}
 	}
 	now := time.Now()
 	for _, mkey := range keys {
+		if down[mkey] {
+			continue
+		}
 		k := keyBytes(mkey[len(s.prefix):])
 		checked[k] = true
 		if it := items[mkey]; it != nil {

@@ -64,12 +64,32 @@
 // and Touch write the index before the session: once they return, an owned
 // session is in its owner's index, and a write that fails after the index
 // leaves an entry that leads nowhere, which OwnerKeys skips and later
-// drops. The index item's expiry covers the latest session it holds and an
+// drops. The one exception is an index item on a server that does not
+// answer: the session is written all the same, so that one dead server
+// does not also fail the sessions of every owner whose index it holds;
+// the failure is counted in Stats and logged, and the session's next Put
+// or Touch writes the index again. The index item's expiry covers the latest session it holds and an
 // hour more. OwnerKeys reads the index, reads every session it names (one
 // get per server), returns those that are live and still of that owner,
 // and drops the entries that are not, best effort. An owner change moves
 // the key from one index to the other; Delete takes the key out. A session
-// that is written while OwnerKeys runs may be missed by that call.
+// that is written while OwnerKeys runs may be missed by that call. When a
+// session the index names is on a server that does not answer, OwnerKeys
+// fails with httpsession.ErrUnavailable rather than leave it out, so that
+// "sign out everywhere" never reports success while it may have missed
+// one.
+//
+// # A pool with a server down
+//
+// gomemcache's ServerList gives each key one server and never moves it.
+// While a server is down, the sessions whose keys it holds fail with an
+// error wrapping httpsession.ErrUnavailable (the Manager's default
+// ErrorHandler answers 503); the others work as before. When it comes
+// back the store uses it again at once; but memcached keeps nothing, so a
+// server that restarted has lost its sessions (their users start afresh)
+// and its owner indexes. Where losing sessions with a server is not
+// acceptable, keep them on two pools with store/replicated. NewPool and
+// New start when one server answers, and log those that do not.
 //
 // # Guarantees and limits
 //
@@ -91,7 +111,9 @@
 //   - There is no Cleaner: memcached expires items itself.
 //   - gomemcache's calls take no context: each round trip is bounded by the
 //     client's Timeout (500 ms by default), and the context is checked
-//     before each one.
+//     before each one. A refused or broken connection, a timeout and a
+//     client without servers wrap httpsession.ErrUnavailable beside
+//     gomemcache's own error.
 package memcachestore
 
 import (
@@ -102,9 +124,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -171,6 +196,10 @@ type Options struct {
 	// the cache off. It saves round trips only; every Put still rests on
 	// memcached's compare-and-set.
 	CASCacheSize int
+	// Logger receives the servers that do not answer at start and the
+	// owner-index updates that failed under a record that was written.
+	// The default value is slog.Default().
+	Logger *slog.Logger
 }
 
 // Store keeps session records in memcached. It implements
@@ -181,17 +210,94 @@ type Store struct {
 	prefix  string
 	maxItem int
 	cas     *casCache // nil when off
+	log     *slog.Logger
+
+	indexFailures atomic.Uint64
+	lastIndexLog  atomic.Int64 // Unix nanoseconds of the last log line about one
 }
 
-// New returns a store on client, after checking that every server of the
-// client answers. The client's settings (Timeout, MaxIdleConns, the
-// servers) stay the caller's; raise MaxIdleConns above gomemcache's default
-// of 2 to about the number of concurrent requests.
+// Stats count what a Store could not do.
+type Stats struct {
+	// IndexFailures counts the Puts and Touches that wrote the record
+	// but could not update its owner's index, because the index item's
+	// server did not answer. Each succeeded; the session's next Put or
+	// Touch repairs the index.
+	IndexFailures uint64
+}
+
+// Stats returns the store's counters.
+func (s *Store) Stats() Stats {
+	return Stats{IndexFailures: s.indexFailures.Load()}
+}
+
+// New returns a store on client, after checking that memcached answers.
+// When one of the client's servers does not answer, New still starts if
+// another does: it logs the first that does not (NewPool names each) and
+// the sessions whose keys map to a server that is down fail, with an error
+// wrapping httpsession.ErrUnavailable, until it is back. The client's
+// settings (Timeout, MaxIdleConns, the servers) stay the caller's; raise
+// MaxIdleConns above gomemcache's default of 2 to about the number of
+// concurrent requests.
 func New(client *memcache.Client, opts Options) (*Store, error) {
+	s, err := configure(client, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.ping(); err != nil {
+		s.log.Warn("memcachestore: a memcached server does not answer; its sessions fail until it is back", "err", err)
+	}
+	if err := s.probe(); err != nil {
+		return nil, fmt.Errorf("memcachestore: memcached does not answer: %w", unavailable(err))
+	}
+	return s, nil
+}
+
+// NewPool returns a store with opts on the memcached servers at addrs
+// ("host:port", or a Unix socket path), spread by gomemcache's ServerList.
+// It starts when at least one server answers, and logs each that does
+// not. The client keeps 64 idle connections per server; use New for other
+// client settings.
+func NewPool(addrs []string, opts Options) (*Store, error) {
+	if len(addrs) == 0 {
+		return nil, errors.New("memcachestore: NewPool needs at least one server address")
+	}
+	var servers memcache.ServerList
+	if err := servers.SetServers(addrs...); err != nil {
+		return nil, fmt.Errorf("memcachestore: servers %s: %w", strings.Join(addrs, ","), err)
+	}
+	c := memcache.NewFromSelector(&servers)
+	c.MaxIdleConns = defaultMaxIdleConns
+	s, err := configure(c, opts)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, addr := range addrs {
+		one := memcache.New(addr)
+		err := one.Ping()
+		_ = one.Close()
+		if err != nil {
+			s.log.Warn("memcachestore: a memcached server does not answer; its sessions fail until it is back", "server", addr, "err", err)
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) == len(addrs) {
+		return nil, fmt.Errorf("memcachestore: no memcached server answers: %w", unavailable(errors.Join(errs...)))
+	}
+	return s, nil
+}
+
+// NewServers is NewPool with the default Options.
+func NewServers(addrs ...string) (*Store, error) {
+	return NewPool(addrs, Options{})
+}
+
+// configure checks opts and makes the store, without a call to memcached.
+func configure(client *memcache.Client, opts Options) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("memcachestore: New needs a client")
 	}
-	s := &Store{client: client, prefix: opts.Prefix, maxItem: opts.MaxItemSize}
+	s := &Store{client: client, prefix: opts.Prefix, maxItem: opts.MaxItemSize, log: opts.Logger}
 	if s.prefix == "" {
 		s.prefix = DefaultPrefix
 	}
@@ -204,32 +310,30 @@ func New(client *memcache.Client, opts Options) (*Store, error) {
 	if s.maxItem < minItemSize {
 		return nil, fmt.Errorf("memcachestore: Options.MaxItemSize %d: want at least %d", s.maxItem, minItemSize)
 	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
 	s.cas = newCASCache(opts.CASCacheSize)
-	if err := s.ping(); err != nil {
-		return nil, fmt.Errorf("memcachestore: memcached does not answer: %w", err)
-	}
-	// Ping passes on a client without servers; a read does not.
-	if _, err := s.read(s.prefix + "ping"); err != nil && !errors.Is(err, memcache.ErrCacheMiss) {
-		return nil, fmt.Errorf("memcachestore: memcached does not answer: %w", err)
-	}
 	return s, nil
 }
 
-// NewServers returns a store with the default Options on the memcached
-// servers at addrs ("host:port", or a Unix socket path), after checking
-// that every one answers. Keys are spread over the servers by
-// gomemcache's ServerList. Use New for other Options or client settings.
-func NewServers(addrs ...string) (*Store, error) {
-	if len(addrs) == 0 {
-		return nil, errors.New("memcachestore: NewServers needs at least one server address")
+// probeKeys bounds the reads with which New looks for a server that
+// answers: the client spreads the keys over its servers, so with one of
+// two servers down all of them miss the live one once in 65,536 starts.
+const probeKeys = 16
+
+// probe reads keys that no record uses until one gets an answer (a miss
+// is one), which shows that a server of the client answers. Ping alone
+// passes on a client without servers.
+func (s *Store) probe() error {
+	var err error
+	for i := range probeKeys {
+		_, err = s.read(s.prefix + "ping" + strconv.Itoa(i))
+		if err == nil || errors.Is(err, memcache.ErrCacheMiss) {
+			return nil
+		}
 	}
-	var servers memcache.ServerList
-	if err := servers.SetServers(addrs...); err != nil {
-		return nil, fmt.Errorf("memcachestore: servers %s: %w", strings.Join(addrs, ","), err)
-	}
-	c := memcache.NewFromSelector(&servers)
-	c.MaxIdleConns = defaultMaxIdleConns
-	return New(c, Options{})
+	return err
 }
 
 // Close closes the client's idle connections and forgets the CAS ids Get
@@ -249,13 +353,14 @@ func (s *Store) reconnect() {
 	_ = s.client.Close()
 }
 
-// Ping reports whether every server answers.
+// Ping reports whether every server answers; its error names the first
+// that does not. The store keeps working while some server answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if err := s.ping(); err != nil {
-		return fmt.Errorf("memcachestore: ping: %w", err)
+		return failed("ping", err)
 	}
 	return nil
 }
@@ -282,7 +387,7 @@ func (s *Store) Get(ctx context.Context, key string) (httpsession.Record, error)
 		if errors.Is(err, memcache.ErrCacheMiss) {
 			return httpsession.Record{}, notFound("no record")
 		}
-		return httpsession.Record{}, fmt.Errorf("memcachestore: get: %w", err)
+		return httpsession.Record{}, failed("get", err)
 	}
 	h, data, ok := decodeSession(item.Value)
 	if !ok {
@@ -328,7 +433,7 @@ func (s *Store) create(ctx context.Context, key string, rec httpsession.Record) 
 	version := rand.Uint64N(1<<52) + 1
 	value := encodeSession(version, unixMilliCeil(rec.Expires), rec.Owner, rec.Data)
 	if rec.Owner != "" && live {
-		if err := s.index(ctx, rec.Owner, key, rec.Expires); err != nil {
+		if err := s.indexBeforeWrite(ctx, rec.Owner, key, rec.Expires); err != nil {
 			return 0, err
 		}
 	}
@@ -357,7 +462,7 @@ func (s *Store) create(ctx context.Context, key string, rec httpsession.Record) 
 			continue // gone in between: add again
 		}
 		if err != nil {
-			return 0, fmt.Errorf("memcachestore: put: %w", err)
+			return 0, failed("put", err)
 		}
 		if reconnected && string(cur.Value) == string(value) {
 			return version, nil
@@ -414,7 +519,7 @@ func (s *Store) updateCached(ctx context.Context, key string, rec httpsession.Re
 	version = nextVersion(e.version)
 	live := time.Now().Before(rec.Expires)
 	if rec.Owner != "" && live {
-		if err := s.index(ctx, rec.Owner, key, rec.Expires); err != nil {
+		if err := s.indexBeforeWrite(ctx, rec.Owner, key, rec.Expires); err != nil {
 			return 0, true, err
 		}
 		f.indexed = true
@@ -456,7 +561,7 @@ func (s *Store) updateRead(ctx context.Context, key string, rec httpsession.Reco
 		return 0, conflict("the record is gone")
 	}
 	if err != nil {
-		return 0, fmt.Errorf("memcachestore: put: %w", err)
+		return 0, failed("put", err)
 	}
 	live := time.Now().Before(rec.Expires)
 	if f.sent != nil && string(cur.Value) == string(f.sent) {
@@ -478,7 +583,7 @@ func (s *Store) updateRead(ctx context.Context, key string, rec httpsession.Reco
 	}
 	version := nextVersion(old.version)
 	if rec.Owner != "" && live && !f.indexed {
-		if err := s.index(ctx, rec.Owner, key, rec.Expires); err != nil {
+		if err := s.indexBeforeWrite(ctx, rec.Owner, key, rec.Expires); err != nil {
 			return 0, err
 		}
 		if err := ctx.Err(); err != nil {
@@ -523,10 +628,10 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("memcachestore: delete: %w", err)
+		return failed("delete", err)
 	}
 	if err := s.client.Delete(mkey); err != nil && !errors.Is(err, memcache.ErrCacheMiss) {
-		return fmt.Errorf("memcachestore: delete: %w", err)
+		return failed("delete", err)
 	}
 	if h, _, ok := decodeSession(cur.Value); ok && h.owner != "" {
 		s.unindex(ctx, h.owner, key)
@@ -552,7 +657,7 @@ func (s *Store) Touch(ctx context.Context, key string, expires time.Time) error 
 			return notFound("no record")
 		}
 		if err != nil {
-			return fmt.Errorf("memcachestore: touch: %w", err)
+			return failed("touch", err)
 		}
 		now := time.Now()
 		h, _, ok := decodeSession(cur.Value)
@@ -560,7 +665,7 @@ func (s *Store) Touch(ctx context.Context, key string, expires time.Time) error 
 			return notFound("no live record")
 		}
 		if h.owner != "" && now.Before(expires) && !indexed {
-			if err := s.index(ctx, h.owner, key, expires); err != nil {
+			if err := s.indexBeforeWrite(ctx, h.owner, key, expires); err != nil {
 				return err
 			}
 			indexed = true
@@ -632,7 +737,29 @@ func brokenConn(err error) bool {
 
 // writeError wraps the error of a write.
 func writeError(op string, err error) error {
-	return fmt.Errorf("memcachestore: %s: %w", op, serverError(err))
+	return failed(op, serverError(err))
+}
+
+// failed wraps the error of a call to memcached, marked
+// httpsession.ErrUnavailable when the server could not be reached.
+func failed(op string, err error) error {
+	return fmt.Errorf("memcachestore: %s: %w", op, unavailable(err))
+}
+
+// unavailable adds httpsession.ErrUnavailable to err when it says that no
+// server could be reached or answered in time: a refused or broken
+// connection, a timeout, no server. Answers of a server are left alone.
+func unavailable(err error) error {
+	var ne net.Error
+	var cte *memcache.ConnectTimeoutError
+	switch {
+	case errors.Is(err, httpsession.ErrUnavailable):
+		return err
+	case brokenConn(err), errors.As(err, &ne), errors.As(err, &cte),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, memcache.ErrNoServers):
+		return fmt.Errorf("%w: %w", httpsession.ErrUnavailable, err)
+	}
+	return err
 }
 
 // serverError makes memcached's "SERVER_ERROR object too large for cache"

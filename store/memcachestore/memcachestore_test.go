@@ -412,11 +412,7 @@ func TestNewFailsWithoutServer(t *testing.T) {
 	if s, err := New(memcache.New(), Options{}); err == nil || s != nil {
 		t.Errorf("New on a client without servers = %v, %v; want an error", s, err)
 	}
-	// One dead server in a pool is enough to fail.
 	live := testservice.Memcached(t)
-	if s, err := NewServers(live.Addr(), dead); err == nil || s != nil {
-		t.Errorf("NewServers(live, dead) = %v, %v; want an error", s, err)
-	}
 	if !live.External() {
 		s, err := NewServers(live.Addr())
 		if err != nil {

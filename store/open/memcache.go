@@ -1,17 +1,40 @@
 package open
 
 import (
+	"fmt"
+	"net/url"
+	"strings"
+
 	"github.com/httpsession/httpsession"
 	"github.com/httpsession/httpsession/store/memcachestore"
 )
 
-// openMemcache opens memcache://H1:P1,H2:P2.
+// openMemcache opens memcache://H1:P1,H2:P2[?prefix=P]. The pool starts
+// when one server answers; memcachestore logs those that do not.
 func openMemcache(rest string) (httpsession.Store, func() error, error) {
 	_, hosts, err := splitHosts(rest)
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := memcachestore.NewServers(hosts...)
+	var opts memcachestore.Options
+	if _, query, ok := strings.Cut(rest, "?"); ok {
+		q, err := url.ParseQuery(query)
+		if err != nil {
+			return nil, nil, fmt.Errorf("query: %w", err)
+		}
+		for name, v := range q {
+			switch name {
+			case "prefix":
+				if v[len(v)-1] == "" {
+					return nil, nil, fmt.Errorf("prefix: want a non-empty key prefix")
+				}
+				opts.Prefix = v[len(v)-1]
+			default:
+				return nil, nil, fmt.Errorf("unknown parameter %q (want prefix)", name)
+			}
+		}
+	}
+	s, err := memcachestore.NewPool(hosts, opts)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -12,7 +12,8 @@
 //	redis+cluster://HOST:PORT,HOST:PORT    Redis Cluster, any of its nodes
 //	redis+sentinel://[:PASSWORD@]HOST:PORT[,HOST:PORT...]/MASTERNAME[/DB]
 //	                                       Redis with Sentinel: the sentinels' addresses
-//	memcache://HOST:PORT[,HOST:PORT...]    memcached, one server or a pool
+//	memcache://HOST:PORT[,HOST:PORT...][?prefix=P]
+//	                                       memcached, one server or a pool
 //	postgres://USER@HOST:PORT/DB?...       PostgreSQL (pgx); postgresql:// too
 //	mysql://USER:PASS@tcp(HOST:PORT)/DB    MySQL or MariaDB (go-sql-driver DSN)
 //	sqlite:PATH                            SQLite (modernc.org/sqlite, no cgo)
@@ -36,7 +37,8 @@
 // transaction mode) gets a store that prepares no statements. An SQLite
 // file is created 0600.
 // Open checks that a server answers before it returns, so a wrong address
-// fails at start and not on the first request.
+// fails at start and not on the first request; a memcached pool opens when
+// one of its servers answers (memcachestore.NewPool).
 package open
 
 import (
