@@ -89,9 +89,10 @@ type report struct {
 var debianPackage = regexp.MustCompile(`install the Debian package ([a-z0-9][a-z0-9.+-]*[a-z0-9])`)
 
 // failureLine matches a line written by t.Error, t.Fatal or t.Log in a test
-// file, as opposed to server logs and t.Log-backed loggers (testlog), and
+// file or in the store suite (store/storetest), as opposed to server logs
+// and t.Log-backed loggers (testlog), and
 // the first line of a panic, a timeout or a data race report.
-var failureLine = regexp.MustCompile(`^\s*[\w.-]+_test\.go:\d+: |^(panic: |fatal error: |WARNING: DATA RACE)|^\s*testing\.go:\d+: race detected`)
+var failureLine = regexp.MustCompile(`^\s*(?:[\w.-]+_test|cases|storetest)\.go:\d+: |^(panic: |fatal error: |WARNING: DATA RACE)|^\s*testing\.go:\d+: race detected`)
 
 // framing matches the lines go test adds around a test's own output.
 var framing = regexp.MustCompile(`^\s*(=== (RUN|PAUSE|CONT|NAME)|--- (PASS|FAIL|SKIP):)`)
