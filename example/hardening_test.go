@@ -338,6 +338,12 @@ func TestFlags(t *testing.T) {
 	if _, err := parseFlags("example", []string{"stray"}, env(""), &out); err == nil {
 		t.Fatal("a stray argument was accepted")
 	}
+	if o, err := parseFlags("example", []string{"-session-rate", "10"}, env(""), &out); err != nil || o.sessionRate != 10 {
+		t.Fatalf("-session-rate 10: %+v, %v", o, err)
+	}
+	if _, err := parseFlags("example", []string{"-session-rate", "-1"}, env(""), &out); err == nil {
+		t.Fatal("-session-rate -1 was accepted")
+	}
 
 	out.Reset()
 	_, err = parseFlags("example", []string{"-help"}, env("from-env"), &out)
@@ -345,7 +351,7 @@ func TestFlags(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("-help: %v, want flag.ErrHelp", err)
 	}
-	for _, want := range []string{"$" + envAdminPassword, "-admin-password password", "-secure", "__Host-session"} {
+	for _, want := range []string{"$" + envAdminPassword, "-admin-password password", "-secure", "__Host-session", "-session-rate n"} {
 		if !strings.Contains(help, want) {
 			t.Errorf("-help lacks %q:\n%s", want, help)
 		}
@@ -443,5 +449,66 @@ func TestForeignSessionDirectoryRefused(t *testing.T) {
 	err = run(ctx, options{addr: "127.0.0.1:0", storeURL: "file:" + dir}, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "owned by uid "+nobody.Uid) {
 		t.Fatalf("run on a directory of nobody's: %v; want a refusal naming the owner", err)
+	}
+}
+
+// TestSessionRate runs the example with -session-rate 2 and sends new
+// sessions from one address (the test's): two are stored, the third is
+// refused with 429 and stores nothing, while sessions that exist carry
+// on. Without the flag nothing is limited.
+func TestSessionRate(t *testing.T) {
+	srv, m := serve(t, options{sessionRate: 2})
+	start := time.Now()
+	_, ann := newApp(t)
+	if code, body := call(t, ann, "POST", srv.URL+"/api/login?user=ann", nil); code != 200 {
+		t.Fatalf("first new session (login) = %d %q", code, body)
+	}
+	anonymous := noRedirects()
+	if resp, body := send(t, anonymous, "POST", srv.URL+"/api/put?key=k&value=v"); resp.StatusCode != 200 {
+		t.Fatalf("second new session = %d %q", resp.StatusCode, body)
+	}
+	// The bucket refills one session every 30 s: the checks below hold
+	// only while less than that has passed.
+	refused := []struct{ method, path string }{
+		{"POST", "/api/put?key=k&value=v"},
+		{"POST", "/api/count"},
+		{"POST", "/api/login?user=eve"},
+	}
+	for _, r := range refused {
+		resp, body := send(t, anonymous, r.method, srv.URL+r.path)
+		if time.Since(start) > 25*time.Second {
+			t.Skipf("the machine took %v for a few requests; the rate limit refilled meanwhile", time.Since(start))
+		}
+		if resp.StatusCode != http.StatusTooManyRequests || len(resp.Header.Values("Set-Cookie")) != 0 {
+			t.Errorf("%s %s, a third new session = %d %q, cookies %q; want 429 and no cookie",
+				r.method, r.path, resp.StatusCode, body, resp.Header.Values("Set-Cookie"))
+		}
+	}
+	if st := m.Stats(); st.Created != 2 {
+		t.Errorf("%d sessions created, want 2", st.Created)
+	}
+	// A page view stores nothing and is not limited; a session that
+	// exists is never asked about, renewed or not.
+	if resp, _ := send(t, anonymous, "GET", srv.URL+"/"); resp.StatusCode != 200 {
+		t.Errorf("anonymous GET / = %d, want 200", resp.StatusCode)
+	}
+	for _, path := range []string{"/api/put?key=color&value=red", "/api/count", "/api/login?user=ann"} {
+		if code, body := call(t, ann, "POST", srv.URL+path, nil); code != 200 {
+			t.Errorf("POST %s in an existing session = %d %q, want 200", path, code, body)
+		}
+	}
+	if _, body := call(t, ann, "GET", srv.URL+"/api/get?key=color", nil); body != "red\n" {
+		t.Errorf("GET color in the existing session = %q, want %q", body, "red\n")
+	}
+
+	// Off by default.
+	srv, m = serve(t, options{})
+	for i := range 20 {
+		if resp, body := send(t, anonymous, "POST", srv.URL+"/api/count"); resp.StatusCode != 200 {
+			t.Fatalf("without -session-rate, new session %d = %d %q", i+1, resp.StatusCode, body)
+		}
+	}
+	if st := m.Stats(); st.Created != 20 {
+		t.Errorf("without -session-rate: %d sessions created, want 20", st.Created)
 	}
 }

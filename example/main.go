@@ -40,6 +40,9 @@ type options struct {
 	lifetime      time.Duration
 	secure        bool
 	adminPassword string
+	// sessionRate is how many new sessions one client may start a
+	// minute; 0 means no limit.
+	sessionRate int
 }
 
 func main() {
@@ -76,7 +79,15 @@ func parseFlags(name string, args []string, getenv func(string) string, out io.W
 		"mount the admin page at /admin/ for user \"admin\" with this `password`; without the flag\n"+
 			"the password comes from $"+envAdminPassword+", which keeps it out of the process list\n"+
 			"(neither set: no admin page)")
+	fs.IntVar(&o.sessionRate, "session-rate", 0,
+		"let one client address (an IPv6 /64) start at most `n` new sessions a minute; a request\n"+
+			"that would store one more gets 429 (default 0: no limit, for load tests)")
 	if err := fs.Parse(args); err != nil {
+		return options{}, err
+	}
+	if o.sessionRate < 0 {
+		err := fmt.Errorf("-session-rate %d: want 0 (no limit) or more", o.sessionRate)
+		fmt.Fprintln(out, err)
 		return options{}, err
 	}
 	if fs.NArg() > 0 {
@@ -104,6 +115,9 @@ func managerConfig(store httpsession.Store, o options) httpsession.Config {
 		// no Domain, so a sibling subdomain can neither set nor shadow
 		// the cookie.
 		c.Transport = &httpsession.Cookie{Name: "__Host-session", Secure: true}
+	}
+	if o.sessionRate > 0 {
+		c.AllowCreate = newCreationLimiter(o.sessionRate, nil).allowCreate
 	}
 	return c
 }
@@ -141,7 +155,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("example listening", "url", "http://"+ln.Addr().String()+"/", "store", open.Redact(o.storeURL),
-		"admin", o.adminPassword != "")
+		"admin", o.adminPassword != "", "session_rate", o.sessionRate)
 	select {
 	case err := <-errc:
 		return err
