@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -147,4 +151,38 @@ func benchGetPut(b *testing.B, st httpsession.Store, keys []string) {
 		}
 	}
 	reportWrites(b, s, before)
+}
+
+// BenchmarkOpen times Open of a file of that many sessions: with the
+// freelist not synced (the default), Open rebuilds it by scanning the
+// file's pages; with SyncFreelist it reads it.
+func BenchmarkOpen(b *testing.B) {
+	for _, n := range storetest.GrowthSizes() {
+		b.Run(fmt.Sprintf("sessions=%d", n), func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "sessions.db")
+			s, err := Open(path, Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			exp := time.Now().Add(24 * time.Hour)
+			data := make([]byte, 200)
+			bulkFill(b, s, n, func(i int) (string, httpsession.Record) {
+				return fmt.Sprintf("%064x", uint64(i+1)*0x9E3779B97F4A7C15), httpsession.Record{Data: data, Expires: exp}
+			})
+			s.Close()
+			fi, _ := os.Stat(path)
+			for _, sync := range []bool{false, true} {
+				b.Run(fmt.Sprintf("SyncFreelist=%v", sync), func(b *testing.B) {
+					for b.Loop() {
+						s, err := Open(path, Options{SyncFreelist: sync})
+						if err != nil {
+							b.Fatal(err)
+						}
+						s.Close()
+					}
+					b.ReportMetric(float64(fi.Size())/1e6, "file-MB")
+				})
+			}
+		})
+	}
 }

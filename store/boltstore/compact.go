@@ -48,7 +48,7 @@ func Compact(ctx context.Context, path string) (CompactResult, error) {
 		return res, fmt.Errorf("boltstore: compact: %s is not a regular file", path)
 	}
 	res.Before = fi.Size()
-	src, err := bolt.Open(path, 0, boltOptions(DefaultTimeout))
+	src, err := bolt.Open(path, 0, boltOptions(DefaultTimeout, false))
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return res, fmt.Errorf("boltstore: compact: %s is in use by another process (waited %v for its lock): stop the program that uses it, then compact", path, DefaultTimeout)
 	}
@@ -99,7 +99,7 @@ func Compact(ctx context.Context, path string) (CompactResult, error) {
 // copyDB compacts src into a new database at path, synced, with the mode
 // and owner of like.
 func copyDB(path string, src *bolt.DB, like os.FileInfo) error {
-	dst, err := bolt.Open(path, like.Mode().Perm(), boltOptions(DefaultTimeout))
+	dst, err := bolt.Open(path, like.Mode().Perm(), boltOptions(DefaultTimeout, false))
 	if err != nil {
 		return err
 	}

@@ -158,3 +158,29 @@ func TestCompactCanceledKeepsOriginal(t *testing.T) {
 		t.Error("Compact of a missing file created it")
 	}
 }
+
+// TestFreelistSettings opens one file with and without SyncFreelist in
+// turn; records and versions carry across.
+func TestFreelistSettings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	var last uint64
+	for round, sync := range []bool{false, true, false, true} {
+		s, err := Open(path, Options{SyncFreelist: sync})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range round {
+			if rec, err := s.Get(t.Context(), key(i)); err != nil || string(rec.Data) != "x" {
+				t.Fatalf("round %d (SyncFreelist %v): record %d: %q, %v", round, sync, i, rec.Data, err)
+			}
+		}
+		v := mustPut(t, s, key(round), httpsession.Record{Data: []byte("x"), Expires: time.Now().Add(time.Hour)})
+		if v <= last {
+			t.Fatalf("round %d: version %d after %d", round, v, last)
+		}
+		last = v
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
