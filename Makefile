@@ -27,7 +27,8 @@ run:
 TESTFLAGS ?= -race -count=1 -timeout 15m
 test:
 	$(GO) vet ./...
-	GO=$(GO) $(GO) run ./internal/testsummary $(TESTFLAGS) ./...
+	@dir=$$(mktemp -d) && $(GO) build -o $$dir/testsummary ./internal/testsummary && \
+	  GO=$(GO) $$dir/testsummary $(TESTFLAGS) ./...; rc=$$?; rm -rf $$dir; exit $$rc
 	$(GO) test -count=1 -run '^TestProof$$' ./internal/proof
 
 # make test STRESS_RUNS times in a row with two CPU-bound processes beside
