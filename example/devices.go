@@ -12,9 +12,9 @@ import (
 
 // app is the whole example: the session routes, the "your devices" page
 // and, with a password, the operators' admin page at /admin/.
-func app(m *httpsession.Manager, adminPassword string) (http.Handler, error) {
+func app(m *httpsession.Manager, o options) (http.Handler, error) {
 	mux := http.NewServeMux()
-	user := routes().(*http.ServeMux)
+	user := routes(o.remember).(*http.ServeMux)
 	d := devices{m: m}
 	user.HandleFunc("GET /devices", d.page)
 	user.HandleFunc("POST /devices/signout", d.signOut)
@@ -22,8 +22,8 @@ func app(m *httpsession.Manager, adminPassword string) (http.Handler, error) {
 	// refused request (a form on another site posting here with the
 	// visitor's cookie) neither reads nor creates a session.
 	mux.Handle("/", http.NewCrossOriginProtection().Handler(m.Handler(user)))
-	if adminPassword != "" {
-		auth := newBasicAuth("admin", adminPassword)
+	if o.adminPassword != "" {
+		auth := newBasicAuth("admin", o.adminPassword)
 		h, err := admin.New(m, admin.Options{Prefix: "/admin", Authorize: auth.ok})
 		if err != nil {
 			return nil, err

@@ -38,6 +38,7 @@ type options struct {
 	storeURL      string
 	idle          time.Duration
 	lifetime      time.Duration
+	remember      time.Duration // lifetime of a "remember me" login; 0: defaultRemember
 	secure        bool
 	adminPassword string
 	// sessionRate is how many new sessions one client may start a
@@ -73,6 +74,7 @@ func parseFlags(name string, args []string, getenv func(string) string, out io.W
 	fs.StringVar(&o.storeURL, "store", "bolt:sessions.db", "session store URL (mem:, file:DIR, bolt:PATH, ...)")
 	fs.DurationVar(&o.idle, "idle", 30*time.Minute, "idle timeout (0 for none)")
 	fs.DurationVar(&o.lifetime, "lifetime", 12*time.Hour, "absolute session lifetime")
+	fs.DurationVar(&o.remember, "remember", defaultRemember, "lifetime of a \"remember me\" login, which gets a persistent cookie")
 	fs.BoolVar(&o.secure, "secure", false, "serve the session cookie Secure and named __Host-session (use behind HTTPS)")
 	// The default is not the environment's value: -help prints defaults.
 	fs.StringVar(&o.adminPassword, "admin-password", "",
@@ -137,7 +139,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	}
 	defer m.Close()
 
-	h, err := app(m, o.adminPassword)
+	h, err := app(m, o)
 	if err != nil {
 		return err
 	}
@@ -169,18 +171,38 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	return nil
 }
 
-// routes returns the app's session routes, without the middleware.
-func routes() http.Handler {
+// defaultRemember is the lifetime of a "remember me" login.
+const defaultRemember = 30 * 24 * time.Hour
+
+// routes returns the app's session routes, without the middleware. A
+// "remember me" login lasts remember.
+func routes(remember time.Duration) http.Handler {
+	if remember <= 0 {
+		remember = defaultRemember
+	}
+	signIn := func(r *http.Request, user string) {
+		s := httpsession.SessionFrom(r.Context())
+		// A new token, so that a token planted before login is
+		// worthless; the owner for "sign out everywhere"; then the data.
+		s.Renew()
+		s.SetOwner(user)
+		s.Set("user", user)
+		// Remember me: the session's own lifetime and a persistent
+		// cookie; otherwise the cookie ends with the browser session.
+		if r.FormValue("remember") == "1" {
+			s.SetLifetime(remember, true)
+		}
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", home)
-	mux.HandleFunc("POST /login", login)
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) { login(w, r, signIn) })
 	mux.HandleFunc("POST /logout", logout)
 	mux.HandleFunc("POST /cart", addToCart)
 
 	mux.HandleFunc("POST /api/put", apiPut)
 	mux.HandleFunc("GET /api/get", apiGet)
 	mux.HandleFunc("POST /api/count", apiCount)
-	mux.HandleFunc("POST /api/login", apiLogin)
+	mux.HandleFunc("POST /api/login", func(w http.ResponseWriter, r *http.Request) { apiLogin(w, r, signIn) })
 	mux.HandleFunc("POST /api/logout", apiLogout)
 	return mux
 }
@@ -238,25 +260,18 @@ func apiCount(w http.ResponseWriter, r *http.Request) {
 	writeText(w, fmt.Sprintf("%d\n", httpsession.SessionFrom(r.Context()).Incr("n", 1)))
 }
 
-func apiLogin(w http.ResponseWriter, r *http.Request) {
+// apiLogin signs in ?user=U, remembered with &remember=1.
+func apiLogin(w http.ResponseWriter, r *http.Request, signIn func(*http.Request, string)) {
 	user := r.URL.Query().Get("user")
 	if user == "" {
 		http.Error(w, "missing user", http.StatusBadRequest)
 		return
 	}
-	signIn(httpsession.SessionFrom(r.Context()), user)
+	signIn(r, user)
 	writeText(w, "ok\n")
 }
 
 func apiLogout(w http.ResponseWriter, r *http.Request) {
 	httpsession.SessionFrom(r.Context()).Destroy()
 	writeText(w, "ok\n")
-}
-
-// signIn is what every login does: a new token (so a token planted before
-// login is worthless), the owner for "sign out everywhere", then the data.
-func signIn(s *httpsession.Session, user string) {
-	s.Renew()
-	s.SetOwner(user)
-	s.Set("user", user)
 }

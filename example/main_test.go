@@ -41,7 +41,7 @@ func serveStore(t *testing.T, store httpsession.Store, o options) (*httptest.Ser
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	h, err := app(m, o.adminPassword)
+	h, err := app(m, o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ form{display:inline-block;margin:.25rem 0}</style></head><body>
 <form method="post" action="/logout"><button id="logout">Sign out</button></form>
 {{else}}
 <form method="post" action="/login"><label>User name <input name="user" id="name" required maxlength="64"></label>
+<label><input type="checkbox" name="remember" value="1" id="remember"> Remember me</label>
 <button id="login">Sign in</button></form>
 {{end}}
 <h2>Cart</h2>
@@ -56,15 +57,14 @@ func home(w http.ResponseWriter, r *http.Request) {
 	page.Execute(w, data)
 }
 
-func login(w http.ResponseWriter, r *http.Request) {
+func login(w http.ResponseWriter, r *http.Request, signIn func(*http.Request, string)) {
 	user := strings.TrimSpace(r.PostFormValue("user"))
 	if user == "" || len(user) > 64 {
 		http.Error(w, "a user name of 1 to 64 characters, please", http.StatusBadRequest)
 		return
 	}
-	s := httpsession.SessionFrom(r.Context())
-	signIn(s, user)
-	s.Set("flash", "Welcome, "+user+".")
+	signIn(r, user)
+	httpsession.SessionFrom(r.Context()).Set("flash", "Welcome, "+user+".")
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
