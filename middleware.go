@@ -269,10 +269,10 @@ func (m *Manager) Save(ctx context.Context, s *Session) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.StoreTimeout)
 	defer cancel()
-	w := s.w
-	act, err := m.save(ctx, s, w == nil || !w.started, true)
-	if w != nil && err == nil {
-		w.tell(act)
+	inRequest := s.w != nil && !s.w.started
+	act, err := m.save(ctx, s, s.w == nil || inRequest, true)
+	if inRequest && err == nil {
+		s.w.tell(act)
 	}
 	return err
 }
