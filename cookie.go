@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"iter"
 	"net/http"
 	"strings"
 	"time"
@@ -136,56 +135,53 @@ func (c *Cookie) ReadToken(r *http.Request) string {
 	if c = c.ready(); c == nil {
 		return ""
 	}
+	// The header is scanned by hand: r.Cookie allocates for every cookie
+	// of the request. Quotes around a value are dropped as net/http does.
 	verified := 0
-	for v := range cookieValues(r.Header["Cookie"], c.Name) {
-		if len(c.codecs) == 0 {
-			if validToken(v, c.custom) {
-				return v
+	for _, line := range r.Header["Cookie"] {
+		for part := range strings.SplitSeq(line, ";") {
+			n, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if !ok || n != c.Name {
+				continue
 			}
-			continue
-		}
-		if len(v) < tokenLen || len(v) > 4096 || !isBase64URL(strings.TrimRight(v, "=")) {
-			continue // cannot be a signed value: costs no verification
-		}
-		if verified++; verified > maxVerified {
-			return ""
-		}
-		// Each key is tried on its own rather than with DecodeMulti: a
-		// signature does not say whether the value is encrypted, so after
-		// a rotation from signing to encryption with the same hash key,
-		// the new key verifies an old cookie and decrypts it to garbage;
-		// the old key must still get its turn.
-		for _, sc := range c.codecs {
-			var raw []byte
-			if sc.Decode(c.Name, v, &raw) == nil && validToken(string(raw), c.custom) {
-				return string(raw)
+			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			if token, last := c.token(v, &verified); token != "" || last {
+				return token
 			}
 		}
 	}
 	return ""
 }
 
-// cookieValues yields the values of the cookies called name in the Cookie
-// header lines, without parsing the others: r.Cookie allocates for every
-// cookie of the request. Quotes around a value are dropped as net/http
-// does; what the value may contain is checked by the caller.
-func cookieValues(lines []string, name string) iter.Seq[string] {
-	return func(yield func(string) bool) {
-		for _, line := range lines {
-			for part := range strings.SplitSeq(line, ";") {
-				n, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-				if !ok || n != name {
-					continue
-				}
-				if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
-					v = v[1 : len(v)-1]
-				}
-				if !yield(v) {
-					return
-				}
-			}
+// token returns the token in the cookie value v, or "" for a value that
+// holds none; last reports that no further duplicate may be looked at.
+func (c *Cookie) token(v string, verified *int) (token string, last bool) {
+	if len(c.codecs) == 0 {
+		if validToken(v, c.custom) {
+			return v, true
+		}
+		return "", false
+	}
+	if len(v) < tokenLen || len(v) > 4096 || !isBase64URL(strings.TrimRight(v, "=")) {
+		return "", false // cannot be a signed value: costs no verification
+	}
+	if *verified++; *verified > maxVerified {
+		return "", true
+	}
+	// Each key is tried on its own rather than with DecodeMulti: a
+	// signature does not say whether the value is encrypted, so after a
+	// rotation from signing to encryption with the same hash key, the new
+	// key verifies an old cookie and decrypts it to garbage; the old key
+	// must still get its turn.
+	for _, sc := range c.codecs {
+		var raw []byte
+		if sc.Decode(c.Name, v, &raw) == nil && validToken(string(raw), c.custom) {
+			return string(raw), true
 		}
 	}
+	return "", false
 }
 
 // WriteToken sets the cookie to token, signed when Keys are given.
