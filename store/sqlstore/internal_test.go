@@ -1,9 +1,13 @@
 package sqlstore
 
 import (
+	"database/sql"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	_ "modernc.org/sqlite"
 )
 
 // TestDocDDL keeps the statements in the package documentation the ones
@@ -44,4 +48,42 @@ func TestIndexName(t *testing.T) {
 			t.Errorf("indexName of two long tables on %s: %q, %q; want distinct identifiers of at most 63 bytes", col, na, nb)
 		}
 	}
+}
+
+// TestSQLiteSweepPlan checks that SQLite finds a sweep batch in the
+// expires index alone, without a scan of the table.
+func TestSQLiteSweepPlan(t *testing.T) {
+	dsn, err := SQLiteDSN(filepath.Join(t.TempDir(), "plan.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s, err := New(db, Options{Dialect: SQLite, AutoCreate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rows, err := db.Query("EXPLAIN QUERY PLAN "+s.sql.q[qSweep], 1, 250)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	text := strings.Join(plan, "\n")
+	if !strings.Contains(text, "COVERING INDEX "+indexName(DefaultTable, "expires")) || strings.Contains(text, "SCAN "+DefaultTable) {
+		t.Fatalf("sweep plan:\n%s\nwant a search of the covering expires index and no table scan", text)
+	}
+	t.Logf("sweep plan:\n%s", text)
 }
