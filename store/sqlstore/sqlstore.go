@@ -126,15 +126,9 @@ type Store struct {
 	prepMu    sync.Mutex
 	closed    atomic.Bool
 
-	// SQLite: wal is the path of the write-ahead log ("" in memory),
-	// writes counts them, walBusy is set while a background check
-	// of the write-ahead log runs, walWG waits for it at Close (prepMu
-	// orders its Add before Close).
-	wal     string
-	walMu   sync.RWMutex // writes hold it shared, truncateWAL exclusive
-	writes  atomic.Int64
-	walBusy atomic.Bool
-	walWG   sync.WaitGroup
+	// SQLite: wal is the path of the write-ahead log ("" in memory).
+	wal   string
+	walMu sync.RWMutex // writes hold it shared, truncateWAL exclusive
 }
 
 var (
@@ -302,7 +296,6 @@ func (s *Store) Close() error {
 		}
 	}
 	s.prepMu.Unlock()
-	s.walWG.Wait()
 	return nil
 }
 
@@ -455,7 +448,6 @@ func (s *Store) Put(ctx context.Context, key string, rec httpsession.Record) (ui
 	if n == 0 {
 		return 0, fmt.Errorf("sqlstore: put: %w", httpsession.ErrConflict)
 	}
-	s.wrote()
 	return rec.Version + 1, nil
 }
 
@@ -487,7 +479,6 @@ func (s *Store) create(ctx context.Context, key string, data []byte, expires int
 	if !s.sql.createWon(n) {
 		return 0, fmt.Errorf("sqlstore: put: %w", httpsession.ErrConflict)
 	}
-	s.wrote()
 	return uint64(version), nil
 }
 
@@ -500,7 +491,6 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if _, err := s.exec(ctx, qDelete, key); err != nil {
 		return fail("delete", err)
 	}
-	s.wrote()
 	return nil
 }
 
@@ -530,7 +520,6 @@ func (s *Store) Touch(ctx context.Context, key string, expires time.Time) error 
 	if n == 0 {
 		return fmt.Errorf("sqlstore: touch: %w", httpsession.ErrNotFound)
 	}
-	s.wrote()
 	return nil
 }
 
@@ -652,15 +641,17 @@ func (s *Store) sweep(ctx context.Context, now int64, batch int) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
+	// walMu before a connection, as exec and truncateWAL take them: a
+	// truncation holds walMu while it waits for a connection.
+	if s.wal != "" {
+		s.walMu.RLock()
+		defer s.walMu.RUnlock()
+	}
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return 0, err
 	}
 	defer conn.Close()
-	if s.wal != "" {
-		s.walMu.RLock()
-		defer s.walMu.RUnlock()
-	}
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sweepBatchTimeout)
 	defer cancel()
 	tx, err := conn.BeginTx(bctx, nil)
@@ -734,13 +725,6 @@ func (s *Store) Ping(ctx context.Context) error {
 		return fail("ping", err)
 	}
 	return nil
-}
-
-// wrote notes a write that succeeded.
-func (s *Store) wrote() {
-	if s.dialect == SQLite {
-		s.wroteSQLite()
-	}
 }
 
 // nowMs is the current time in Unix milliseconds, rounded down: a record
