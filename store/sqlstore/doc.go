@@ -144,7 +144,7 @@
 // readers do not wait for the writer; synchronous=NORMAL, which in WAL
 // mode survives a crash of the program (the last commits may be lost on a
 // power failure, the database stays intact); and a journal_size_limit.
-// Keep the file on a local file system. The store keeps the write-ahead
-// log under about 16 MiB and its sweep (DeleteExpired) truncates it; the
-// package README says when to VACUUM.
+// Keep the file on a local file system. The sweep (DeleteExpired) keeps
+// the write-ahead log under about 16 MiB while it runs and truncates it at
+// its end; the package README says when to VACUUM.
 package sqlstore
