@@ -411,6 +411,15 @@ func (m *Manager) save(ctx context.Context, s *Session, canSend, keep bool) (act
 		return actKeep, ErrInterrupted
 	}
 	now := m.now()
+	// 0. A Renew closes the old record before the new one exists, with
+	// compare-and-set on the version its data came from: a write that
+	// landed since is carried into the new record, and a session that
+	// another request ended meanwhile is not renewed.
+	if n := s.next; n.old != "" && n.ended == nil && keep {
+		if err := m.closeRenewed(ctx, s, now); err != nil {
+			return actKeep, err
+		}
+	}
 	// 1. Write the changes, or slide the idle expiry.
 	insert := s.version == 0 && s.token != ""
 	switch {
@@ -556,7 +565,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 func (m *Manager) retire(ctx context.Context, s *Session, now time.Time, keep bool) error {
 	n := s.next
 	var err error
-	if n.ended == nil && keep && m.cfg.RenewGrace > 0 {
+	if n.closed {
+		// closeRenewed has done it.
+	} else if n.ended == nil && keep && m.cfg.RenewGrace > 0 {
 		err = m.leaveMarker(ctx, n.old, n.oldVer, now)
 	} else {
 		err = m.cfg.Store.Delete(ctx, n.old)
@@ -574,6 +585,58 @@ func (m *Manager) retire(ctx context.Context, s *Session, now time.Time, keep bo
 		m.hook(ctx, m.cfg.Hooks.OnRenew, s.infoLocked())
 	}
 	return nil
+}
+
+// closeRenewed replaces the record a Renew copied by a grace marker (by a
+// record that expires at once when RenewGrace is off: a compare-and-set
+// delete), if it is still the version the copy came from. If another
+// request wrote it meanwhile, the copy is rebuilt from the fresh record
+// and this request's changes since the Renew replayed on it; if the
+// record is gone, the session ended and the Renew is dropped.
+func (m *Manager) closeRenewed(ctx context.Context, s *Session, now time.Time) error {
+	marker := codec.State{Created: now, Deadline: now.Add(max(m.cfg.RenewGrace, 0)), Renewed: true}
+	data, err := m.cfg.Codec.Encode(&marker)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrEncoding, err)
+	}
+	for attempt := 1; ; attempt++ {
+		_, err := m.cfg.Store.Put(ctx, s.next.old, Record{Data: data, Expires: marker.Deadline, Version: s.next.oldVer})
+		if err == nil {
+			s.next.closed = true
+			return nil
+		}
+		if !errors.Is(err, ErrConflict) {
+			m.stats.storeErrors.Add(1)
+			return fmt.Errorf("httpsession: ending the old session: %w", err)
+		}
+		m.stats.conflicts.Add(1)
+		if attempt == maxSaveAttempts {
+			return fmt.Errorf("httpsession: ending the old session: gave up after %d conflicts: %w", attempt, err)
+		}
+		ceiling := min(backoffBase<<min(attempt-1, 8), backoffCeiling)
+		if err := m.sleep(ctx, rand.N(ceiling)+time.Microsecond); err != nil {
+			return fmt.Errorf("httpsession: ending the old session: %w", err)
+		}
+		fresh, err := m.cfg.Store.Get(ctx, s.next.old)
+		var st codec.State
+		if err == nil {
+			err = m.decode(fresh, &st, now)
+		}
+		if errors.Is(err, ErrNotFound) || errors.Is(err, errExpired) || errors.Is(err, errRenewed) {
+			s.ops, s.next = s.ops[:0], pending{}
+			s.mark(StatusInterrupted)
+			return ErrInterrupted
+		}
+		if err != nil {
+			m.stats.storeErrors.Add(1)
+			return fmt.Errorf("httpsession: reloading a session after a conflict: %w", err)
+		}
+		st.Created, st.Deadline, st.Lifetime, st.Persist = s.st.Created, s.st.Deadline, s.st.Lifetime, s.st.Persist
+		for _, o := range s.ops {
+			o.apply(&st)
+		}
+		s.st, s.next.oldVer = st, fresh.Version
+	}
 }
 
 // leaveMarker replaces the record under key, at version, with a marker

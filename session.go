@@ -41,6 +41,7 @@ type Session struct {
 type pending struct {
 	old    string       // store key of the record Renew replaced or Destroy ended
 	oldVer uint64       // its version, for the grace marker's compare-and-set
+	closed bool         // the old record is closed already (closeRenewed)
 	ended  *SessionInfo // the session Destroy ended, for OnDestroy; nil after Renew
 	err    error        // a token that could not be generated
 }
