@@ -68,6 +68,11 @@ func (w *responseWriter) finish() {
 }
 
 func (m *Manager) fail(w http.ResponseWriter, r *http.Request, err error) {
+	// A store call that ran out of StoreTimeout while the client still
+	// waits is a store that did not answer in time: unavailable (503).
+	if errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, ErrUnavailable) && r.Context().Err() == nil {
+		err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
 	m.cfg.Logger.Error("httpsession: "+failure(err), "method", r.Method, "path", r.URL.Path, "err", err)
 	m.cfg.ErrorHandler(w, r, err)
 }

@@ -672,3 +672,22 @@ func TestKeyRotationToEncryption(t *testing.T) {
 		t.Fatalf("session lost across the rotation to encryption: %d %q", w.Code, w.Body.String())
 	}
 }
+
+// slowStore answers Get only when the caller's context ends, as a store
+// that does not answer in time.
+type slowStore struct{ httpsession.Store }
+
+func (slowStore) Get(ctx context.Context, _ string) (httpsession.Record, error) {
+	<-ctx.Done()
+	return httpsession.Record{}, ctx.Err()
+}
+
+// A store call that runs out of StoreTimeout is the store being
+// unavailable: 503 with Retry-After from the default ErrorHandler, not 500.
+func TestStoreTimeoutIsUnavailable(t *testing.T) {
+	m, _, _ := newManager(t, httpsession.Config{Store: slowStore{newMemStore(t)}, StoreTimeout: 20 * time.Millisecond})
+	w := do(t, m.Handler(api()), "GET", "/get?key=a", "session="+strings.Repeat("A", 43))
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
+		t.Fatalf("store timeout answered %d, Retry-After %q; want 503 with Retry-After", w.Code, w.Header().Get("Retry-After"))
+	}
+}
