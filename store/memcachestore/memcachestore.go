@@ -196,6 +196,11 @@ type Options struct {
 	// the cache off. It saves round trips only; every Put still rests on
 	// memcached's compare-and-set.
 	CASCacheSize int
+	// Timeout bounds each network call of a client that NewPool makes
+	// (dial, read, write). The default value, for 0, is gomemcache's
+	// DefaultTimeout, 500 ms: ample for memcached on a local network, short
+	// for a loaded machine. New leaves the given client's Timeout alone.
+	Timeout time.Duration
 	// Logger receives the servers that do not answer at start and the
 	// owner-index updates that failed under a record that was written.
 	// The default value is slog.Default().
@@ -267,6 +272,9 @@ func NewPool(addrs []string, opts Options) (*Store, error) {
 	}
 	c := memcache.NewFromSelector(&servers)
 	c.MaxIdleConns = defaultMaxIdleConns
+	if opts.Timeout > 0 {
+		c.Timeout = opts.Timeout
+	}
 	s, err := configure(c, opts)
 	if err != nil {
 		return nil, err
@@ -274,6 +282,7 @@ func NewPool(addrs []string, opts Options) (*Store, error) {
 	var errs []error
 	for _, addr := range addrs {
 		one := memcache.New(addr)
+		one.Timeout = c.Timeout
 		err := one.Ping()
 		_ = one.Close()
 		if err != nil {

@@ -4,12 +4,13 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/httpsession/httpsession"
 	"github.com/httpsession/httpsession/store/memcachestore"
 )
 
-// openMemcache opens memcache://H1:P1,H2:P2[?prefix=P]. The pool starts
+// openMemcache opens memcache://H1:P1,H2:P2[?prefix=P&timeout=D]. The pool starts
 // when one server answers; memcachestore logs those that do not.
 func openMemcache(rest string) (httpsession.Store, func() error, error) {
 	_, hosts, err := splitHosts(rest)
@@ -29,8 +30,14 @@ func openMemcache(rest string) (httpsession.Store, func() error, error) {
 					return nil, nil, fmt.Errorf("prefix: want a non-empty key prefix")
 				}
 				opts.Prefix = v[len(v)-1]
+			case "timeout":
+				d, err := time.ParseDuration(v[len(v)-1])
+				if err != nil || d <= 0 {
+					return nil, nil, fmt.Errorf("timeout: want a positive duration such as 1s")
+				}
+				opts.Timeout = d
 			default:
-				return nil, nil, fmt.Errorf("unknown parameter %q (want prefix)", name)
+				return nil, nil, fmt.Errorf("unknown parameter %q (want prefix or timeout)", name)
 			}
 		}
 	}

@@ -91,6 +91,8 @@ func TestMemcacheBadQuery(t *testing.T) {
 	for url, want := range map[string]string{
 		"memcache://127.0.0.1:1?bogus=1":      "unknown parameter",
 		"memcache://127.0.0.1:1?prefix=":      "non-empty",
+		"memcache://127.0.0.1:1?timeout=soon": "positive duration",
+		"memcache://127.0.0.1:1?timeout=-1s":  "positive duration",
 		"memcache://127.0.0.1:1?prefix=a%20b": "Prefix",
 		"memcache://127.0.0.1:1?prefix=%zz":   "query",
 	} {

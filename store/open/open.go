@@ -12,7 +12,7 @@
 //	redis+cluster://HOST:PORT,HOST:PORT    Redis Cluster, any of its nodes
 //	redis+sentinel://[:PASSWORD@]HOST:PORT[,HOST:PORT...]/MASTERNAME[/DB]
 //	                                       Redis with Sentinel: the sentinels' addresses
-//	memcache://HOST:PORT[,HOST:PORT...][?prefix=P]
+//	memcache://HOST:PORT[,HOST:PORT...][?prefix=P&timeout=D]
 //	                                       memcached, one server or a pool
 //	postgres://USER@HOST:PORT/DB?...       PostgreSQL (pgx); postgresql:// too
 //	mysql://USER:PASS@tcp(HOST:PORT)/DB    MySQL or MariaDB (go-sql-driver DSN)
