@@ -181,9 +181,11 @@ func FuzzSecureCookieRotation(f *testing.F) {
 		token = token[:min(len(token), 1024)]
 		r := requestWithCookie("session=" + cookieValue(t, a, token))
 		// Only a value with the shape of a token comes back: a signed
-		// value that is not one is treated as absent.
+		// value that is not one is treated as absent. These transports
+		// take the built-in generator's tokens, so a custom generator's
+		// shorter ones are not tokens to them.
 		want := ""
-		if validToken(token, true) {
+		if validToken(token, false) {
 			want = token
 		}
 		if got := ba.ReadToken(r); got != want {
