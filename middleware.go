@@ -449,7 +449,7 @@ func (m *Manager) save(ctx context.Context, s *Session, canSend, keep bool) (act
 	// 2. The record Renew replaced or Destroy ended goes after the new one
 	// is safe, so a failure never leaves the client without a session.
 	if s.next.old != "" {
-		if err := m.retire(ctx, s, now, keep); err != nil {
+		if err := m.retire(ctx, s, keep); err != nil {
 			return actKeep, err
 		}
 	}
@@ -522,34 +522,48 @@ func (m *Manager) write(ctx context.Context, s *Session, now time.Time) error {
 			}
 			return fmt.Errorf("httpsession: saving a session: %w", err)
 		}
-		m.stats.conflicts.Add(1)
-		if attempt == maxSaveAttempts {
-			return fmt.Errorf("httpsession: saving a session: gave up after %d conflicts: %w", attempt, err)
-		}
-		ceiling := min(backoffBase<<min(attempt-1, 8), backoffCeiling)
-		if err := m.sleep(ctx, rand.N(ceiling)+time.Microsecond); err != nil {
-			return fmt.Errorf("httpsession: saving a session: %w", err)
-		}
-		fresh, err := m.cfg.Store.Get(ctx, key)
-		var st codec.State
-		if err == nil {
-			err = m.decode(fresh, &st, now)
-		}
-		if errors.Is(err, ErrNotFound) || errors.Is(err, errExpired) || errors.Is(err, errRenewed) {
-			m.cfg.Logger.Debug("httpsession: session ended by another request; changes dropped", "session", logID(s.token))
-			s.ops, s.next = s.ops[:0], pending{}
-			s.mark(StatusInterrupted)
-			return ErrInterrupted
-		}
+		st, fresh, err := m.afterConflict(ctx, s, key, attempt, now, "saving a session", err)
 		if err != nil {
-			m.stats.storeErrors.Add(1)
-			return fmt.Errorf("httpsession: reloading a session after a conflict: %w", err)
+			return err
 		}
 		for _, o := range s.ops {
 			o.apply(&st)
 		}
 		s.st, s.version, s.expires = st, fresh.Version, fresh.Expires
 	}
+}
+
+// afterConflict is the turn of a compare-and-set loop that lost: it counts
+// the conflict, waits a random time under a doubling ceiling, so writers
+// that collided spread out, and reads the record under key again. A record
+// that is gone, expired or renewed means another request ended the
+// session: this request's changes are dropped and afterConflict reports
+// ErrInterrupted. The caller replays its changes on the state returned.
+func (m *Manager) afterConflict(ctx context.Context, s *Session, key string, attempt int, now time.Time, what string, conflict error) (codec.State, Record, error) {
+	m.stats.conflicts.Add(1)
+	if attempt == maxSaveAttempts {
+		return codec.State{}, Record{}, fmt.Errorf("httpsession: %s: gave up after %d conflicts: %w", what, attempt, conflict)
+	}
+	ceiling := min(backoffBase<<min(attempt-1, 8), backoffCeiling)
+	if err := m.sleep(ctx, rand.N(ceiling)+time.Microsecond); err != nil {
+		return codec.State{}, Record{}, fmt.Errorf("httpsession: %s: %w", what, err)
+	}
+	fresh, err := m.cfg.Store.Get(ctx, key)
+	var st codec.State
+	if err == nil {
+		err = m.decode(fresh, &st, now)
+	}
+	if errors.Is(err, ErrNotFound) || errors.Is(err, errExpired) || errors.Is(err, errRenewed) {
+		m.cfg.Logger.Debug("httpsession: session ended by another request; changes dropped", "session", logID(s.token))
+		s.ops, s.next = s.ops[:0], pending{}
+		s.mark(StatusInterrupted)
+		return codec.State{}, Record{}, ErrInterrupted
+	}
+	if err != nil {
+		m.stats.storeErrors.Add(1)
+		return codec.State{}, Record{}, fmt.Errorf("httpsession: reloading a session after a conflict: %w", err)
+	}
+	return st, fresh, nil
 }
 
 // sleep waits d or until ctx ends. It is the only wait of the request path
@@ -565,21 +579,16 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// retire deletes the record Renew replaced or Destroy ended. After a
-// Renew that was saved it leaves a grace marker there instead.
-func (m *Manager) retire(ctx context.Context, s *Session, now time.Time, keep bool) error {
+// retire deletes the record Destroy ended, or the one a failed handler's
+// Renew replaced. A saved Renew's old record holds its grace marker
+// already (closeRenewed).
+func (m *Manager) retire(ctx context.Context, s *Session, keep bool) error {
 	n := s.next
-	var err error
-	if n.closed {
-		// closeRenewed has done it.
-	} else if n.ended == nil && keep && m.cfg.RenewGrace > 0 {
-		err = m.leaveMarker(ctx, n.old, n.oldVer, now)
-	} else {
-		err = m.cfg.Store.Delete(ctx, n.old)
-	}
-	if err != nil {
-		m.stats.storeErrors.Add(1)
-		return fmt.Errorf("httpsession: ending the old session: %w", err)
+	if !n.closed { // a Renew's old record is closed already (closeRenewed)
+		if err := m.cfg.Store.Delete(ctx, n.old); err != nil {
+			m.stats.storeErrors.Add(1)
+			return fmt.Errorf("httpsession: ending the old session: %w", err)
+		}
 	}
 	switch {
 	case n.ended != nil:
@@ -614,27 +623,9 @@ func (m *Manager) closeRenewed(ctx context.Context, s *Session, now time.Time) e
 			m.stats.storeErrors.Add(1)
 			return fmt.Errorf("httpsession: ending the old session: %w", err)
 		}
-		m.stats.conflicts.Add(1)
-		if attempt == maxSaveAttempts {
-			return fmt.Errorf("httpsession: ending the old session: gave up after %d conflicts: %w", attempt, err)
-		}
-		ceiling := min(backoffBase<<min(attempt-1, 8), backoffCeiling)
-		if err := m.sleep(ctx, rand.N(ceiling)+time.Microsecond); err != nil {
-			return fmt.Errorf("httpsession: ending the old session: %w", err)
-		}
-		fresh, err := m.cfg.Store.Get(ctx, s.next.old)
-		var st codec.State
-		if err == nil {
-			err = m.decode(fresh, &st, now)
-		}
-		if errors.Is(err, ErrNotFound) || errors.Is(err, errExpired) || errors.Is(err, errRenewed) {
-			s.ops, s.next = s.ops[:0], pending{}
-			s.mark(StatusInterrupted)
-			return ErrInterrupted
-		}
+		st, fresh, err := m.afterConflict(ctx, s, s.next.old, attempt, now, "ending the old session", err)
 		if err != nil {
-			m.stats.storeErrors.Add(1)
-			return fmt.Errorf("httpsession: reloading a session after a conflict: %w", err)
+			return err
 		}
 		st.Created, st.Deadline, st.Lifetime, st.Persist = s.st.Created, s.st.Deadline, s.st.Lifetime, s.st.Persist
 		for _, o := range s.ops {
@@ -642,29 +633,6 @@ func (m *Manager) closeRenewed(ctx context.Context, s *Session, now time.Time) e
 		}
 		s.st, s.next.oldVer = st, fresh.Version
 	}
-}
-
-// leaveMarker replaces the record under key, at version, with a marker
-// that holds nothing and expires after the grace window. A record another
-// request changed meanwhile is replaced all the same; one that is gone
-// stays gone.
-func (m *Manager) leaveMarker(ctx context.Context, key string, version uint64, now time.Time) error {
-	st := codec.State{Created: now, Deadline: now.Add(m.cfg.RenewGrace), Renewed: true}
-	data, err := m.cfg.Codec.Encode(&st)
-	for range 3 {
-		if err != nil {
-			break
-		}
-		if _, err = m.cfg.Store.Put(ctx, key, Record{Data: data, Expires: st.Deadline, Version: version}); !errors.Is(err, ErrConflict) {
-			return err
-		}
-		var rec Record
-		if rec, err = m.cfg.Store.Get(ctx, key); errors.Is(err, ErrNotFound) {
-			return nil
-		}
-		version = rec.Version
-	}
-	return m.cfg.Store.Delete(ctx, key)
 }
 
 // touch slides the idle expiry without rewriting the data where the store
