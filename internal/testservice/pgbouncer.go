@@ -6,9 +6,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"testing"
 )
@@ -45,22 +43,7 @@ func PgBouncer(t testing.TB, pg *Server) *Server {
 	}
 	pgPassword, _ := backend.User.Password()
 
-	var cred *syscall.Credential
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			missing(t, "testservice: PgBouncer cannot run as root and there is no user postgres: install the Debian package postgresql, which creates it")
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}
-	}
-	dir := newDir(t, "pgbouncer")
-	if cred != nil {
-		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
-			t.Fatalf("testservice: %v", err)
-		}
-	}
+	dir, cred := postgresUserDir(t, "PgBouncer", "pgbouncer")
 	// Every user name is accepted (trust) but must be listed.
 	userlist := filepath.Join(dir, "userlist.txt")
 	if err := os.WriteFile(userlist, fmt.Appendf(nil, "%q \"\"\n", pgUser), 0o644); err != nil {

@@ -72,22 +72,7 @@ func Postgres(t testing.TB, opts ...PostgresOption) *Server {
 		postgres = findBinary(t, "postgres", "postgresql")
 	}
 
-	var cred *syscall.Credential
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			missing(t, "testservice: PostgreSQL cannot run as root and there is no user postgres: install the Debian package postgresql, which creates it")
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}
-	}
-	dir := newDir(t, "postgres")
-	if cred != nil {
-		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
-			t.Fatalf("testservice: %v", err)
-		}
-	}
+	dir, cred := postgresUserDir(t, "PostgreSQL", "postgres")
 	data := filepath.Join(dir, "data")
 
 	// initdb takes a second on an idle machine, and over 30 s on a
@@ -219,4 +204,29 @@ func postgresError(body []byte) string {
 		}
 	}
 	return "unknown error"
+}
+
+// postgresUserDir returns a new directory for a server that refuses to run
+// as root (PostgreSQL, PgBouncer), and the credential of Debian's postgres
+// user to run it with, who owns the directory. A process that is not root
+// gets its own directory and a nil credential.
+func postgresUserDir(t testing.TB, server, name string) (string, *syscall.Credential) {
+	t.Helper()
+	var cred *syscall.Credential
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			missing(t, "testservice: "+server+" cannot run as root and there is no user postgres: install the Debian package postgresql, which creates it")
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}
+	}
+	dir := newDir(t, name)
+	if cred != nil {
+		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+			t.Fatalf("testservice: %v", err)
+		}
+	}
+	return dir, cred
 }
