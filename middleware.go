@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/httpsession/httpsession/codec"
@@ -35,7 +36,7 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 		sw := &responseWriter{ResponseWriter: w, m: m}
 		s := &sw.s
 		// 1. Read the token and load its session, or start a new one.
-		if err := m.load(r.Context(), m.transport.ReadToken(r), s); err != nil {
+		if err := m.load(r.Context(), m.transport.ReadToken(r), s, &sw.loadCtx); err != nil {
 			m.fail(w, r, err)
 			return
 		}
@@ -126,6 +127,8 @@ type responseWriter struct {
 	r        *http.Request
 	s        Session        // one allocation for the wrapper, the session
 	ctx      sessionContext // and the context that carries it
+	loadCtx  storeContext   // the contexts of the load's store calls
+	saveCtx  storeContext   // and of the commit's
 	started  bool           // the session was committed and the response started
 	failed   bool           // the save failed; the error handler answered instead
 	returned bool           // the handler returned rather than panicked
@@ -140,8 +143,8 @@ func (w *responseWriter) commit(status int) {
 	if w.m.idle(&w.s) {
 		return
 	}
-	ctx, cancel := context.WithTimeout(w.r.Context(), w.m.cfg.StoreTimeout)
-	defer cancel()
+	ctx := w.saveCtx.start(w.r.Context(), w.m.cfg.StoreTimeout)
+	defer w.saveCtx.stop()
 	act, err := w.m.save(ctx, &w.s, true, status < 500)
 	switch {
 	case err == nil || errors.Is(err, ErrInterrupted):
@@ -250,7 +253,7 @@ func (w *responseWriter) Unwrap() http.ResponseWriter {
 // expired gives a new, empty session; only a store failure is an error.
 func (m *Manager) Load(ctx context.Context, token string) (*Session, error) {
 	s := new(Session)
-	if err := m.load(ctx, token, s); err != nil {
+	if err := m.load(ctx, token, s, new(storeContext)); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -313,17 +316,17 @@ func (m *Manager) startNew(s *Session, now time.Time) {
 	s.ops = s.opsBuf[:0]
 }
 
-// load fills s with the session of token, or a new one. A token that
-// cannot be valid costs no store call.
-func (m *Manager) load(ctx context.Context, token string, s *Session) (err error) {
+// load fills s with the session of token, or a new one, making its store
+// calls in sc. A token that cannot be valid costs no store call.
+func (m *Manager) load(ctx context.Context, token string, s *Session, sc *storeContext) (err error) {
 	now := m.now()
 	m.startNew(s, now)
 	if token == "" || !validToken(token, m.cfg.NewToken != nil) {
 		return nil
 	}
 	defer recoverTo(&err)
-	ctx, cancel := context.WithTimeout(ctx, m.cfg.StoreTimeout)
-	defer cancel()
+	ctx = sc.start(ctx, m.cfg.StoreTimeout)
+	defer sc.stop()
 	key := StoreKey(token)
 	rec, err := m.cfg.Store.Get(ctx, key)
 	if errors.Is(err, ErrNotFound) {
@@ -497,16 +500,18 @@ func (m *Manager) write(ctx context.Context, s *Session, now time.Time) error {
 	}
 	for attempt := 1; ; attempt++ {
 		s.st.Saved = now
-		data, err := m.cfg.Codec.Encode(&s.st)
+		data, buf, err := m.encode(&s.st)
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrEncoding, err)
 		}
 		if m.cfg.MaxSize > 0 && len(data) > m.cfg.MaxSize {
+			releaseEncoded(buf, data)
 			return fmt.Errorf("httpsession: session is %d bytes, over MaxSize %d: %w", len(data), m.cfg.MaxSize, ErrTooLarge)
 		}
 		rec := Record{Data: data, Expires: m.expiry(&s.st, now), Version: s.version, Owner: s.st.Owner}
 		created := s.version == 0
 		v, err := m.cfg.Store.Put(ctx, key, rec)
+		releaseEncoded(buf, data) // a store never keeps Data
 		if err == nil {
 			s.key, s.version, s.expires, s.ops = key, v, rec.Expires, s.ops[:0]
 			m.stats.saves.Add(1)
@@ -564,6 +569,43 @@ func (m *Manager) afterConflict(ctx context.Context, s *Session, key string, att
 		return codec.State{}, Record{}, fmt.Errorf("httpsession: reloading a session after a conflict: %w", err)
 	}
 	return st, fresh, nil
+}
+
+// encodeBufs holds the buffers m.encode encodes into, each a *[]byte.
+var encodeBufs sync.Pool
+
+// maxPooledEncode bounds the buffers kept for reuse, so that one huge
+// session does not pin its memory.
+const maxPooledEncode = 64 << 10
+
+// encode encodes st for a Put. With a codec.AppendEncoder (Gob) it
+// encodes into a pooled buffer, which releaseEncoded returns once the
+// store call is over: stores never keep Data, so the only copy of the
+// record made is the store's own. buf is nil for other codecs.
+func (m *Manager) encode(st *codec.State) (data []byte, buf *[]byte, err error) {
+	ae, ok := m.cfg.Codec.(codec.AppendEncoder)
+	if !ok {
+		data, err = m.cfg.Codec.Encode(st)
+		return data, nil, err
+	}
+	buf, _ = encodeBufs.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	if data, err = ae.AppendEncode((*buf)[:0], st); err != nil {
+		encodeBufs.Put(buf)
+		return nil, nil, err
+	}
+	return data, buf, nil
+}
+
+// releaseEncoded gives back the buffer of data, which encode returned.
+func releaseEncoded(buf *[]byte, data []byte) {
+	if buf == nil || cap(data) > maxPooledEncode {
+		return
+	}
+	*buf = data[:0]
+	encodeBufs.Put(buf)
 }
 
 // sleep waits d or until ctx ends. It is the only wait of the request path
@@ -645,12 +687,13 @@ func (m *Manager) touch(ctx context.Context, s *Session, now time.Time) {
 		err = t.Touch(ctx, s.key, exp)
 	}
 	if errors.Is(err, ErrNotSupported) {
-		var data []byte
-		if data, err = m.cfg.Codec.Encode(&s.st); err != nil {
-			err = fmt.Errorf("%w: %w", ErrEncoding, err)
+		data, buf, encErr := m.encode(&s.st)
+		if encErr != nil {
+			err = fmt.Errorf("%w: %w", ErrEncoding, encErr)
 		} else {
 			var v uint64
 			v, err = m.cfg.Store.Put(ctx, s.key, Record{Data: data, Expires: exp, Version: s.version, Owner: s.st.Owner})
+			releaseEncoded(buf, data)
 			if err == nil {
 				s.version = v
 			}

@@ -1,7 +1,6 @@
 package httpsession
 
 import (
-	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -230,7 +229,12 @@ func (s *Session) Has(key string) bool {
 func (s *Session) Keys() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Sorted(maps.Keys(s.st.Values))
+	keys := make([]string, 0, len(s.st.Values))
+	for k := range s.st.Values {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // Set stores value under key. It is a blind write: if another request

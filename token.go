@@ -27,7 +27,9 @@ const (
 func newToken() string {
 	var b [tokenBytes]byte
 	rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	var t [tokenLen]byte // encoded on the stack: one allocation, the string
+	base64.RawURLEncoding.Encode(t[:], b[:])
+	return string(t[:])
 }
 
 // validToken reports whether t has the shape of a token: base64url

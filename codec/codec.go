@@ -74,6 +74,16 @@ type Codec interface {
 	Decode(data []byte, st *State) error
 }
 
+// AppendEncoder is implemented by codecs that can encode into a buffer
+// the caller owns: AppendEncode appends the encoding of st to dst and
+// returns the extended buffer, as Encode would return it. The Manager
+// encodes into a buffer it reuses, so a write costs no copy of the record
+// beyond the one the store keeps. On error the returned slice is nil and
+// dst's contents past len(dst) are unspecified.
+type AppendEncoder interface {
+	AppendEncode(dst []byte, st *State) ([]byte, error)
+}
+
 // ByName returns the codec called name: "gob", "json" or "cbor".
 func ByName(name string) (Codec, error) {
 	switch name {

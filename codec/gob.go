@@ -47,29 +47,43 @@ const maxPooledBuf = 64 << 10
 
 // Encode encodes st: in the tagged format when every value has a tagged
 // form, else with encoding/gob.
-func (Gob) Encode(st *State) ([]byte, error) {
+func (g Gob) Encode(st *State) ([]byte, error) {
 	if st == nil {
 		return nil, errNilState
 	}
 	buf := gobBufs.Get().(*bytes.Buffer)
 	buf.Reset()
-	defer func() {
-		if buf.Cap() <= maxPooledBuf {
-			gobBufs.Put(buf)
-		}
-	}()
-	if b, err := appendTaggedState(buf.AvailableBuffer(), st); err == nil {
+	b, err := g.AppendEncode(buf.AvailableBuffer(), st)
+	var data []byte
+	if err == nil {
+		// The buffer goes back to the pool, so the caller gets a copy.
+		data = bytes.Clone(b)
 		if cap(b) > buf.Cap() && cap(b) <= maxPooledBuf {
 			buf.Grow(cap(b)) // the next record of this size appends in place
 		}
-		return bytes.Clone(b), nil
 	}
+	if buf.Cap() <= maxPooledBuf {
+		gobBufs.Put(buf)
+	}
+	return data, err
+}
+
+var _ AppendEncoder = Gob{}
+
+// AppendEncode appends the encoding Encode returns to dst.
+func (Gob) AppendEncode(dst []byte, st *State) ([]byte, error) {
+	if st == nil {
+		return nil, errNilState
+	}
+	if b, err := appendTaggedState(dst, st); err == nil {
+		return b, nil
+	}
+	buf := bytes.NewBuffer(dst)
 	buf.WriteByte(formatGob)
 	if err := gob.NewEncoder(buf).Encode(st); err != nil {
 		return nil, fmt.Errorf("codec: gob encode: %w", err)
 	}
-	// The buffer goes back to the pool, so the caller gets a copy.
-	return bytes.Clone(buf.Bytes()), nil
+	return buf.Bytes(), nil
 }
 
 // Decode decodes data written by Gob.Encode into st.

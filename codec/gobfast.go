@@ -202,8 +202,15 @@ func appendValue(b []byte, v any, depth int) ([]byte, error) {
 
 // taggedReader decodes the tagged format. Every length is checked against
 // the bytes left before anything is allocated for it.
+//
+// Strings (keys and values alike) are substrings of str, one copy of the
+// whole record made up front, rather than a copy each: a fat session's
+// hundred strings cost one allocation, not a hundred. A string a program
+// keeps past its request keeps that copy alive, which is the size of one
+// record.
 type taggedReader struct {
 	b   []byte
+	str string // a copy of the bytes b started as; b is always a suffix
 	err error
 }
 
@@ -265,7 +272,12 @@ func (r *taggedReader) bytes(n int) []byte {
 }
 
 func (r *taggedReader) string() string {
-	return string(r.bytes(r.count(1)))
+	n := r.count(1)
+	at := len(r.str) - len(r.b)
+	if r.bytes(n); r.err != nil {
+		return ""
+	}
+	return r.str[at : at+n]
 }
 
 func (r *taggedReader) time() time.Time {
@@ -389,7 +401,7 @@ func (r *taggedReader) value(depth int) any {
 }
 
 func decodeTagged(data []byte) (State, error) {
-	r := taggedReader{b: data}
+	r := taggedReader{b: data, str: string(data)}
 	var st State
 	r.state(&st)
 	if r.err != nil {
