@@ -82,3 +82,30 @@ func TestGobTaggedCorrupt(t *testing.T) {
 		t.Fatal("a count larger than the input decoded")
 	}
 }
+
+// AppendEncode appends to the caller's buffer exactly what Encode returns,
+// in either format, and leaves the bytes before it alone.
+func TestGobAppendEncode(t *testing.T) {
+	now := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	for name, v := range map[string]any{"tagged": "x", "gob": fastPathPoint{1, 2}} {
+		t.Run(name, func(t *testing.T) {
+			st := &codec.State{Created: now, Deadline: now.Add(time.Hour), Values: map[string]any{"k": v}}
+			want, err := codec.Gob{}.Encode(st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			prefix := []byte("prefix")
+			got, err := codec.Gob{}.AppendEncode(prefix, st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got[:len(prefix)]) != "prefix" || string(got[len(prefix):]) != string(want) {
+				t.Fatalf("AppendEncode = %q, want %q after the prefix", got, want)
+			}
+			var back codec.State
+			if err := (codec.Gob{}).Decode(got[len(prefix):], &back); err != nil || !reflect.DeepEqual(back.Values, st.Values) {
+				t.Fatalf("decoded %v, %v; want %v", back.Values, err, st.Values)
+			}
+		})
+	}
+}
