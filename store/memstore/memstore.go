@@ -209,9 +209,10 @@ func (s *Store) Get(ctx context.Context, key string) (httpsession.Record, error)
 		return httpsession.Record{}, err
 	}
 	now := unixNano(s.now())
+	k := toIndexKey(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i := s.live(key, now)
+	i := s.live(&k, now)
 	if i == nilSlot {
 		return httpsession.Record{}, fmt.Errorf("memstore: get: %w", httpsession.ErrNotFound)
 	}
@@ -242,9 +243,10 @@ func (s *Store) Put(ctx context.Context, key string, rec httpsession.Record) (ui
 	now := s.now()
 	nowNano := unixNano(now)
 	data := bytes.Clone(rec.Data) // outside the lock
+	k := toIndexKey(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i := s.live(key, nowNano)
+	i := s.live(&k, nowNano)
 	var current uint64
 	if i != nilSlot {
 		current = s.slot(i).version
@@ -272,7 +274,7 @@ func (s *Store) Put(ctx context.Context, key string, rec httpsession.Record) (ui
 	s.version++
 	fresh := i == nilSlot
 	if fresh {
-		i = s.insert(key)
+		i = s.insert(&k)
 	}
 	s.write(i, fresh, data, rec.Owner, unixNano(rec.Expires), s.version)
 	s.evict(i)
@@ -346,9 +348,10 @@ func (s *Store) Touch(ctx context.Context, key string, expires time.Time) error 
 		return err
 	}
 	now := s.now()
+	k := toIndexKey(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i := s.live(key, unixNano(now))
+	i := s.live(&k, unixNano(now))
 	if i == nilSlot {
 		return fmt.Errorf("memstore: touch: %w", httpsession.ErrNotFound)
 	}
@@ -381,8 +384,9 @@ func (s *Store) List(ctx context.Context, fn func(key string, rec httpsession.Re
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		ik := toIndexKey(k)
 		s.mu.Lock()
-		i := s.live(k, unixNano(s.now()))
+		i := s.live(&ik, unixNano(s.now()))
 		var rec httpsession.Record
 		if i != nilSlot {
 			sl := s.slot(i)
@@ -452,25 +456,45 @@ const (
 
 func (s *Store) slot(i int32) *slot { return &s.pages[i>>pageBits][i&(pageSize-1)] }
 
+// indexKey is a key as the index holds it: 32 bytes for the Manager's
+// keys (64 lowercase hex characters), else the string. Methods parse it
+// once, before they take the lock.
+type indexKey struct {
+	str   string
+	hex   [32]byte
+	isHex bool
+}
+
+func toIndexKey(key string) indexKey {
+	hk, ok := parseHex(key)
+	return indexKey{str: key, hex: hk, isHex: ok}
+}
+
 // lookup returns the slot of key, live or not, or nilSlot. s.mu must be
 // held.
 func (s *Store) lookup(key string) int32 {
-	if hk, ok := parseHex(key); ok {
-		if i, ok := s.hexKeys[hk]; ok {
+	k := toIndexKey(key)
+	return s.find(&k)
+}
+
+// find is lookup of a parsed key. s.mu must be held.
+func (s *Store) find(k *indexKey) int32 {
+	if k.isHex {
+		if i, ok := s.hexKeys[k.hex]; ok {
 			return i
 		}
 		return nilSlot
 	}
-	if i, ok := s.strKeys[key]; ok {
+	if i, ok := s.strKeys[k.str]; ok {
 		return i
 	}
 	return nilSlot
 }
 
-// live returns the slot of the live record under key, or nilSlot. An
+// live returns the slot of the live record under k, or nilSlot. An
 // expired record it finds is removed. s.mu must be held.
-func (s *Store) live(key string, now int64) int32 {
-	i := s.lookup(key)
+func (s *Store) live(k *indexKey, now int64) int32 {
+	i := s.find(k)
 	if i == nilSlot {
 		return nilSlot
 	}
@@ -483,20 +507,20 @@ func (s *Store) live(key string, now int64) int32 {
 
 // insert takes a free slot for key and indexes it; write fills it. s.mu
 // must be held.
-func (s *Store) insert(key string) int32 {
+func (s *Store) insert(k *indexKey) int32 {
 	if s.free == nilSlot {
 		s.grow()
 	}
 	i := s.free
 	sl := s.slot(i)
 	s.free = sl.lru.next
-	*sl = slot{inUse: true, keyLen: int32(len(key)), lru: links{nilSlot, nilSlot}, exp: links{nilSlot, nilSlot}}
-	if hk, ok := parseHex(key); ok {
-		sl.hexKey, sl.isHex = hk, true
-		s.hexKeys[hk] = i
+	*sl = slot{inUse: true, keyLen: int32(len(k.str)), lru: links{nilSlot, nilSlot}, exp: links{nilSlot, nilSlot}}
+	if k.isHex {
+		sl.hexKey, sl.isHex = k.hex, true
+		s.hexKeys[k.hex] = i
 	} else {
-		sl.strKey = key
-		s.strKeys[key] = i
+		sl.strKey = k.str
+		s.strKeys[k.str] = i
 	}
 	return i
 }
@@ -696,23 +720,30 @@ func parseHex(key string) ([32]byte, bool) {
 	if len(key) != 64 {
 		return k, false
 	}
+	key = key[:64] // one bounds check for the loop
+	var bad byte   // an invalid digit is 0xff, which sets the high bits
 	for j := range 32 {
-		hi, ok1 := hexVal(key[2*j])
-		lo, ok2 := hexVal(key[2*j+1])
-		if !ok1 || !ok2 {
-			return k, false
-		}
+		hi, lo := hexVals[key[2*j]], hexVals[key[2*j+1]]
+		bad |= hi | lo
 		k[j] = hi<<4 | lo
+	}
+	if bad >= 16 {
+		return [32]byte{}, false
 	}
 	return k, true
 }
 
-func hexVal(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
+// hexVals maps each byte to its value as a lowercase hex digit, or 0xff.
+var hexVals = func() (t [256]byte) {
+	for c := range t {
+		switch {
+		case '0' <= c && c <= '9':
+			t[c] = byte(c - '0')
+		case 'a' <= c && c <= 'f':
+			t[c] = byte(c - 'a' + 10)
+		default:
+			t[c] = 0xff
+		}
 	}
-	return 0, false
-}
+	return t
+}()

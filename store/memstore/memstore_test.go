@@ -485,3 +485,40 @@ func TestRandomOperations(t *testing.T) {
 		t.Errorf("%d records left after every one expired and a sweep", n)
 	}
 }
+
+// Keys of exactly 64 lowercase hex characters are kept as 32 bytes and
+// come back as they went in; any other key is kept as its string.
+func TestHexKeys(t *testing.T) {
+	hex := strings.Repeat("0123456789abcdef", 4)
+	if k, ok := parseHex(hex); !ok || hexString(&k) != hex {
+		t.Fatalf("parseHex(%q) = %x, %v", hex, k, ok)
+	}
+	for _, key := range []string{
+		"", hex[:63], hex + "0", strings.ToUpper(hex),
+		hex[:10] + "g" + hex[11:], hex[:63] + "/", hex[:63] + "\xff", hex[:31] + "A" + hex[32:],
+	} {
+		if _, ok := parseHex(key); ok {
+			t.Errorf("parseHex(%q) took a key that is not 64 lowercase hex characters", key)
+		}
+	}
+	s := New(Options{})
+	ctx := context.Background()
+	for _, key := range []string{hex, strings.ToUpper(hex), hex[:63] + "G"} {
+		if _, err := s.Put(ctx, key, httpsession.Record{Data: []byte(key), Expires: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	if err := s.List(ctx, func(key string, rec httpsession.Record) bool {
+		if string(rec.Data) != key {
+			t.Errorf("List: %q holds %q", key, rec.Data)
+		}
+		got = append(got, key)
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Fatalf("List gave %q, want the three keys put", got)
+	}
+}
