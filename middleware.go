@@ -30,10 +30,10 @@ import (
 // different cookie names) can wrap one handler.
 func (m *Manager) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if m.vary != "" {
-			w.Header().Add("Vary", m.vary)
-		}
 		sw := &responseWriter{ResponseWriter: w, m: m}
+		if m.vary != "" {
+			addHeader(w.Header(), "Vary", m.vary, &sw.vary)
+		}
 		s := &sw.s
 		// 1. Read the token and load its session, or start a new one.
 		if err := m.load(r.Context(), m.transport.ReadToken(r), s, &sw.loadCtx); err != nil {
@@ -127,6 +127,8 @@ type responseWriter struct {
 	r        *http.Request
 	s        Session        // one allocation for the wrapper, the session
 	ctx      sessionContext // and the context that carries it
+	vary     [1]string      // the values of the headers it sets, kept
+	noStore  [1]string      // here rather than in allocations of their own
 	loadCtx  storeContext   // the contexts of the load's store calls
 	saveCtx  storeContext   // and of the commit's
 	started  bool           // the session was committed and the response started
@@ -163,12 +165,12 @@ func (w *responseWriter) tell(act tokenAction) {
 	case actKeep:
 		return
 	case actClear:
-		w.Header().Set("Cache-Control", "no-store")
+		setHeader(w.Header(), "Cache-Control", "no-store", &w.noStore)
 		w.m.transport.ClearToken(w.ResponseWriter, w.r)
 		return
 	}
 	// Shared caches must not store a response that carries a token.
-	w.Header().Set("Cache-Control", "no-store")
+	setHeader(w.Header(), "Cache-Control", "no-store", &w.noStore)
 	s := &w.s
 	s.mu.Lock()
 	token, expires := s.token, time.Time{}
@@ -177,6 +179,26 @@ func (w *responseWriter) tell(act tokenAction) {
 	}
 	s.mu.Unlock()
 	w.m.transport.WriteToken(w.ResponseWriter, w.r, token, expires)
+}
+
+// addHeader adds v under the canonical key k, as h.Add does; a header that
+// was not there yet takes its value slice from slot, which lives in the
+// response wrapper's allocation. Code that appends to it later gets a
+// slice of its own (its capacity is 1).
+func addHeader(h http.Header, k, v string, slot *[1]string) {
+	if old := h[k]; len(old) > 0 {
+		h[k] = append(old, v)
+		return
+	}
+	slot[0] = v
+	h[k] = slot[:]
+}
+
+// setHeader sets the canonical key k to v, as h.Set does, with its value
+// slice in slot.
+func setHeader(h http.Header, k, v string, slot *[1]string) {
+	slot[0] = v
+	h[k] = slot[:]
 }
 
 // saveLate saves changes made after the response started; keep is false
