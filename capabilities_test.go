@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/httpsession/httpsession"
+	"github.com/httpsession/httpsession/sessions"
 )
 
 // lacking is a wrapper that has every optional method, as store/tiered and
@@ -120,21 +121,21 @@ func TestOwnerIndexFallsBackOnNotSupported(t *testing.T) {
 	}
 	do(t, h, "POST", "/login?user=bob", "")
 	ctx := context.Background()
-	got, err := m.SessionsOf(ctx, "ann")
+	got, err := sessions.Of(ctx, m, "ann")
 	if err != nil || len(got) != 3 || store.count("OwnerKeys") != 1 || store.count("List") != 1 {
-		t.Fatalf("SessionsOf: %d sessions, %v; OwnerKeys calls %d, List calls %d", len(got), err, store.count("OwnerKeys"), store.count("List"))
+		t.Fatalf("sessions.Of: %d sessions, %v; OwnerKeys calls %d, List calls %d", len(got), err, store.count("OwnerKeys"), store.count("List"))
 	}
-	if n, err := m.DestroyOwner(ctx, "ann", nil); n != 3 || err != nil {
-		t.Fatalf("DestroyOwner: %d, %v", n, err)
+	if n, err := sessions.DestroyOwner(ctx, m, "ann", nil); n != 3 || err != nil {
+		t.Fatalf("sessions.DestroyOwner: %d, %v", n, err)
 	}
 
 	none := newLacking(t, "OwnerKeys", "List")
 	m2, _, _ := newManager(t, httpsession.Config{Store: none, CleanupInterval: -1})
-	if _, err := m2.SessionsOf(ctx, "ann"); !errors.Is(err, httpsession.ErrNotSupported) {
-		t.Fatalf("SessionsOf on a store that can neither index nor list: %v", err)
+	if _, err := sessions.Of(ctx, m2, "ann"); !errors.Is(err, httpsession.ErrNotSupported) {
+		t.Fatalf("sessions.Of on a store that can neither index nor list: %v", err)
 	}
-	if err := m2.Iterate(ctx, func(httpsession.SessionInfo) bool { return true }); !errors.Is(err, httpsession.ErrNotSupported) {
-		t.Fatalf("Iterate on a store that cannot list: %v", err)
+	if err := sessions.Iterate(ctx, m2, func(httpsession.SessionInfo) bool { return true }); !errors.Is(err, httpsession.ErrNotSupported) {
+		t.Fatalf("sessions.Iterate on a store that cannot list: %v", err)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/httpsession/httpsession"
 	"github.com/httpsession/httpsession/codec"
+	"github.com/httpsession/httpsession/sessions"
 	"github.com/httpsession/httpsession/store/boltstore"
 )
 
@@ -189,7 +190,7 @@ func TestRememberMe(t *testing.T) {
 			t.Fatalf("plain login cookie: %+v", c)
 		}
 		annTok, bobTok := tokenFrom(t, remember), tokenFrom(t, plain)
-		info, err := ts.m.Inspect(t.Context(), httpsession.StoreKey(annTok))
+		info, err := sessions.Inspect(t.Context(), ts.m, httpsession.StoreKey(annTok))
 		if err != nil || !info.Deadline.Equal(info.Created.Add(month)) {
 			t.Fatalf("stored deadline %v for a session created %v (%v)", info.Deadline, info.Created, err)
 		}

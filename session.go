@@ -294,8 +294,8 @@ func (s *Session) SetKeyExpiry(key string, d time.Duration) {
 }
 
 // SetOwner records the principal (a user id) the session belongs to, so
-// that Manager.SessionsOf and Manager.DestroyOwner find it. Call it at
-// login, together with Renew. An empty owner removes it.
+// that package sessions finds it (sessions.Of, sessions.DestroyOwner). Call
+// it at login, together with Renew. An empty owner removes it.
 func (s *Session) SetOwner(owner string) {
 	s.log(op{kind: opOwner, key: owner})
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/httpsession/httpsession"
 	"github.com/httpsession/httpsession/admin"
+	"github.com/httpsession/httpsession/sessions"
 	"github.com/httpsession/httpsession/store/memstore"
 )
 
@@ -253,7 +254,7 @@ func TestUnauthorized(t *testing.T) {
 	if e.spy.keyCalls.Load() != 0 {
 		t.Errorf("unauthorized requests made %d store calls", e.spy.keyCalls.Load())
 	}
-	if _, err := e.m.Inspect(context.Background(), key); err != nil {
+	if _, err := sessions.Inspect(context.Background(), e.m, key); err != nil {
 		t.Errorf("session gone after unauthorized deletes: %v", err)
 	}
 }
@@ -614,7 +615,7 @@ func TestCrossOriginRefused(t *testing.T) {
 			}
 		}
 	}
-	if _, err := e.m.Inspect(context.Background(), key); err != nil {
+	if _, err := sessions.Inspect(context.Background(), e.m, key); err != nil {
 		t.Fatalf("session gone after cross-origin requests: %v", err)
 	}
 	// Reads are safe methods; a cross-site page still cannot read them

@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"github.com/httpsession/httpsession"
+	"github.com/httpsession/httpsession/sessions"
 )
 
 // sessionList is the body of GET /sessions and GET /owners/{owner}.
@@ -69,7 +70,7 @@ func (h *handler) session(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, destroyedBody{1})
 		return
 	}
-	info, err := h.m.Inspect(ctx, key)
+	info, err := sessions.Inspect(ctx, h.m, key)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -191,7 +192,7 @@ func (h *handler) seeOther(w http.ResponseWriter, q url.Values) {
 // active first.
 func (h *handler) list(ctx context.Context, n int) (sessionList, error) {
 	out := sessionList{Sessions: []httpsession.SessionInfo{}}
-	err := h.m.Iterate(ctx, func(info httpsession.SessionInfo) bool {
+	err := sessions.Iterate(ctx, h.m, func(info httpsession.SessionInfo) bool {
 		if len(out.Sessions) == n {
 			out.Truncated = true
 			return false
@@ -207,7 +208,7 @@ func (h *handler) list(ctx context.Context, n int) (sessionList, error) {
 // sessionsOf returns up to n sessions of owner without their values, most
 // recently active first.
 func (h *handler) sessionsOf(ctx context.Context, owner string, n int) (sessionList, error) {
-	all, err := h.m.SessionsOf(ctx, owner)
+	all, err := sessions.Of(ctx, h.m, owner)
 	if err != nil {
 		return sessionList{}, err
 	}
@@ -227,7 +228,7 @@ func (h *handler) sessionsOf(ctx context.Context, owner string, n int) (sessionL
 
 // countLive counts live sessions, stopping at liveCountCap.
 func (h *handler) countLive(ctx context.Context) (n int, capped bool, err error) {
-	err = h.m.Iterate(ctx, func(httpsession.SessionInfo) bool {
+	err = sessions.Iterate(ctx, h.m, func(httpsession.SessionInfo) bool {
 		if n == liveCountCap {
 			capped = true
 			return false
@@ -241,11 +242,11 @@ func (h *handler) countLive(ctx context.Context) (n int, capped bool, err error)
 // destroyKey deletes the session under key, or reports ErrNotFound for a
 // missing one, so that an operator's typo does not pass for a success.
 func (h *handler) destroyKey(ctx context.Context, r *http.Request, key string) error {
-	info, err := h.m.Inspect(ctx, key)
+	info, err := sessions.Inspect(ctx, h.m, key)
 	if err != nil {
 		return err
 	}
-	if err := h.m.DestroyKey(ctx, key); err != nil {
+	if err := sessions.Destroy(ctx, h.m, key); err != nil {
 		return err
 	}
 	h.log.InfoContext(ctx, "httpsession/admin: session deleted",
@@ -255,7 +256,7 @@ func (h *handler) destroyKey(ctx context.Context, r *http.Request, key string) e
 
 // destroyOwner ends every session of owner.
 func (h *handler) destroyOwner(ctx context.Context, r *http.Request, owner string) (int, error) {
-	n, err := h.m.DestroyOwner(ctx, owner, nil)
+	n, err := sessions.DestroyOwner(ctx, h.m, owner, nil)
 	if n > 0 || err != nil {
 		h.log.InfoContext(ctx, "httpsession/admin: sessions of an owner deleted",
 			"owner", owner, "count", n, "err", err, "remote", r.RemoteAddr)

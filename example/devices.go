@@ -8,6 +8,7 @@ import (
 
 	"github.com/httpsession/httpsession"
 	"github.com/httpsession/httpsession/admin"
+	"github.com/httpsession/httpsession/sessions"
 )
 
 // app is the whole example: the session routes, the "your devices" page
@@ -68,18 +69,18 @@ func (d devices) page(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	sessions, err := d.m.SessionsOf(r.Context(), user)
+	list, err := sessions.Of(r.Context(), d.m, user)
 	if err != nil {
 		http.Error(w, "cannot list your devices right now", http.StatusServiceUnavailable)
 		return
 	}
-	slices.SortFunc(sessions, func(a, b httpsession.SessionInfo) int { return b.LastSeen.Compare(a.LastSeen) })
+	slices.SortFunc(list, func(a, b httpsession.SessionInfo) int { return b.LastSeen.Compare(a.LastSeen) })
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	devicesPage.Execute(w, struct {
 		User     string
 		Current  string
 		Sessions []httpsession.SessionInfo
-	}{user, httpsession.StoreKey(s.Token()), sessions})
+	}{user, httpsession.StoreKey(s.Token()), list})
 }
 
 // signOut ends the user's other sessions, or all of them.
@@ -95,7 +96,7 @@ func (d devices) signOut(w http.ResponseWriter, r *http.Request) {
 	if !keepThis {
 		keep = nil
 	}
-	n, err := d.m.DestroyOwner(r.Context(), user, keep)
+	n, err := sessions.DestroyOwner(r.Context(), d.m, user, keep)
 	if err != nil {
 		http.Error(w, "could not sign out your devices; try again", http.StatusServiceUnavailable)
 		return

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/httpsession/httpsession"
+	"github.com/httpsession/httpsession/sessions"
 )
 
 // command is one sessionctl command.
@@ -72,7 +73,7 @@ func (a *app) list(ctx context.Context, _ string) error {
 }
 
 func (a *app) show(ctx context.Context, key string) error {
-	info, err := a.m.Inspect(ctx, key)
+	info, err := sessions.Inspect(ctx, a.m, key)
 	if errors.Is(err, httpsession.ErrNotFound) {
 		return fmt.Errorf("show: no live session with key %s: %w", key, httpsession.ErrNotFound)
 	}
@@ -85,7 +86,7 @@ func (a *app) show(ctx context.Context, key string) error {
 	return writeSession(a.stdout, info)
 }
 
-// decodeHint adds what usually causes it to an error of Inspect that came
+// decodeHint adds what usually causes it to an error of sessions.Inspect that came
 // from decoding: the store still has the record.
 func (a *app) decodeHint(ctx context.Context, key string, err error) error {
 	if ctx.Err() != nil {
@@ -98,7 +99,7 @@ func (a *app) decodeHint(ctx context.Context, key string, err error) error {
 }
 
 func (a *app) delete(ctx context.Context, key string) error {
-	err := a.m.DestroyKey(ctx, key)
+	err := sessions.Destroy(ctx, a.m, key)
 	if errors.Is(err, httpsession.ErrNotFound) {
 		return fmt.Errorf("delete: no live session with key %s: %w", key, httpsession.ErrNotFound)
 	}
@@ -113,12 +114,12 @@ func (a *app) delete(ctx context.Context, key string) error {
 }
 
 func (a *app) owner(ctx context.Context, owner string) error {
-	sessions, err := a.m.SessionsOf(ctx, owner)
+	list, err := sessions.Of(ctx, a.m, owner)
 	if err != nil {
 		return fmt.Errorf("owner: %w", a.unsupported(err, "has no owner index and cannot list sessions"))
 	}
 	if a.json {
-		for _, info := range sessions {
+		for _, info := range list {
 			info.Values = nil
 			if err := writeJSONLine(a.stdout, info); err != nil {
 				return err
@@ -126,16 +127,16 @@ func (a *app) owner(ctx context.Context, owner string) error {
 		}
 		return nil
 	}
-	for i := range sessions {
-		sessions[i].Values = nil
+	for i := range list {
+		list[i].Values = nil
 	}
-	return writeTable(a.stdout, sessions, fmt.Sprintf("no live sessions of owner %s", printable(owner)))
+	return writeTable(a.stdout, list, fmt.Sprintf("no live sessions of owner %s", printable(owner)))
 }
 
 func (a *app) destroyOwner(ctx context.Context, owner string) error {
-	// DestroyOwner also ends records the codec cannot decode: the owner
+	// sessions.DestroyOwner also ends records the codec cannot decode: the owner
 	// index and the records' own Owner field say whose they are.
-	n, err := a.m.DestroyOwner(ctx, owner, nil)
+	n, err := sessions.DestroyOwner(ctx, a.m, owner, nil)
 	if err != nil {
 		err = a.unsupported(err, "has no owner index and cannot list sessions")
 		if n > 0 {
@@ -224,7 +225,7 @@ func (a *app) stats(ctx context.Context, _ string) error {
 
 // scan calls fn for every live session, with a spinner on a terminal. It
 // warns on stderr about records that the codec could not decode, which
-// Manager.Iterate skips.
+// sessions.Iterate skips.
 func (a *app) scan(ctx context.Context, what string, fn func(httpsession.SessionInfo) error) error {
 	lister, ok := a.store.(httpsession.Lister)
 	if !ok {
@@ -232,7 +233,7 @@ func (a *app) scan(ctx context.Context, what string, fn func(httpsession.Session
 			"%s: the %s store cannot list sessions; show KEY, delete KEY and owner OWNER still work", what, a.kind)}
 	}
 	// A Manager of its own over a Lister that counts what it hands out:
-	// the difference to what Iterate delivers is what did not decode.
+	// the difference to what sessions.Iterate delivers is what did not decode.
 	counter := &countingLister{Store: a.store, lister: lister}
 	m, err := httpsession.New(httpsession.Config{Store: counter, Codec: a.codec, CleanupInterval: -1})
 	if err != nil {
@@ -242,7 +243,7 @@ func (a *app) scan(ctx context.Context, what string, fn func(httpsession.Session
 	bar := a.startProgress("scanning sessions")
 	delivered := 0
 	var fnErr error
-	err = m.Iterate(ctx, func(info httpsession.SessionInfo) bool {
+	err = sessions.Iterate(ctx, m, func(info httpsession.SessionInfo) bool {
 		delivered++
 		bar.add(1)
 		fnErr = fn(info)

@@ -38,7 +38,7 @@
 // through to the shared store, or answer an error wrapping
 // httpsession.ErrNotSupported when it lacks the interface (over memcached,
 // List does); the Manager, admin and sessionctl then do what they do for a
-// store without that interface (SessionsOf scans, Iterate reports
+// store without that interface (sessions.Of scans, sessions.Iterate reports
 // ErrNotSupported, the janitor stops). Ping pings the shared store if that
 // can be pinged, and answers nil otherwise.
 package tiered

@@ -16,6 +16,7 @@ import (
 	"github.com/httpsession/httpsession"
 	"github.com/httpsession/httpsession/internal/lackstore"
 	"github.com/httpsession/httpsession/internal/testservice"
+	"github.com/httpsession/httpsession/sessions"
 	"github.com/httpsession/httpsession/store/memcachestore"
 	"github.com/httpsession/httpsession/store/memstore"
 	"github.com/httpsession/httpsession/store/storetest"
@@ -160,9 +161,9 @@ func TestManagerFallsBack(t *testing.T) {
 		if err := mgr.Save(t.Context(), sess); err != nil {
 			t.Fatal(err)
 		}
-		got, err := mgr.SessionsOf(t.Context(), "ann")
+		got, err := sessions.Of(t.Context(), mgr, "ann")
 		if c.want == nil && (err != nil || len(got) != 1) || c.want != nil && !errors.Is(err, c.want) {
-			t.Errorf("SessionsOf over %T: %d sessions, %v", c.shared, len(got), err)
+			t.Errorf("sessions.Of over %T: %d sessions, %v", c.shared, len(got), err)
 		}
 		mgr.Close()
 	}
