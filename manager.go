@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/httpsession/httpsession/codec"
+	"github.com/httpsession/httpsession/internal/janitor"
 )
 
 // Config configures a Manager. The zero value of every field except Store
@@ -107,9 +107,7 @@ type Manager struct {
 	vary      string
 	persist   bool // the transport's default cookie kind
 	sleep     func(ctx context.Context, d time.Duration) error
-	stop      chan struct{}
-	stopOnce  sync.Once
-	done      chan struct{}
+	janitor   *janitor.Janitor // nil without a Cleaner store
 	stats     counters
 }
 
@@ -160,8 +158,7 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m.vary = m.transport.Vary()
 	if c, ok := cfg.Store.(Cleaner); ok && cfg.CleanupInterval > 0 {
-		m.stop, m.done = make(chan struct{}), make(chan struct{})
-		go m.janitor(c)
+		m.janitor = janitor.Start(c.DeleteExpired, cfg.CleanupInterval, ErrNotSupported, cfg.Logger)
 	}
 	return m, nil
 }
@@ -188,63 +185,10 @@ func defaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 
 // Close stops the janitor. It does not close the store.
 func (m *Manager) Close() error {
-	if m.stop == nil {
-		return nil
+	if m.janitor != nil {
+		m.janitor.Stop()
 	}
-	m.stopOnce.Do(func() { close(m.stop) })
-	<-m.done
 	return nil
-}
-
-// janitorBatch bounds the records one janitor pass deletes per store call.
-const janitorBatch = 1000
-
-func (m *Manager) janitor(c Cleaner) {
-	defer close(m.done)
-	tick := time.NewTicker(m.cfg.CleanupInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-m.stop:
-			return
-		case <-tick.C:
-			if !m.clean(c) {
-				return
-			}
-		}
-	}
-}
-
-// clean deletes expired records in batches until none are left, the pass
-// has taken a minute, or Close is called. It reports false when the store
-// cannot delete expired records (a wrapper over a store that expires its
-// own), and the janitor stops.
-func (m *Manager) clean(c Cleaner) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	go func() {
-		select {
-		case <-m.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	for ctx.Err() == nil {
-		n, err := c.DeleteExpired(ctx, janitorBatch)
-		if errors.Is(err, ErrNotSupported) {
-			return false
-		}
-		if err != nil {
-			if ctx.Err() == nil {
-				m.cfg.Logger.Warn("httpsession: deleting expired sessions", "err", err)
-			}
-			return true
-		}
-		if n < janitorBatch {
-			return true
-		}
-	}
-	return true
 }
 
 func (m *Manager) now() time.Time { return m.cfg.Now() }
