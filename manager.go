@@ -11,6 +11,7 @@ import (
 
 	"github.com/httpsession/httpsession/codec"
 	"github.com/httpsession/httpsession/internal/janitor"
+	"github.com/httpsession/httpsession/metrics"
 )
 
 // Config configures a Manager. The zero value of every field except Store
@@ -108,7 +109,7 @@ type Manager struct {
 	persist   bool // the transport's default cookie kind
 	sleep     func(ctx context.Context, d time.Duration) error
 	janitor   *janitor.Janitor // nil without a Cleaner store
-	stats     counters
+	stats     metrics.Counters
 }
 
 // New checks cfg, fills in its defaults and returns a Manager. When the

@@ -355,10 +355,10 @@ func (m *Manager) load(ctx context.Context, token string, s *Session, sc *storeC
 		return nil
 	}
 	if err != nil {
-		m.stats.storeErrors.Add(1)
+		m.stats.StoreErrors.Add(1)
 		return fmt.Errorf("httpsession: loading a session: %w", err)
 	}
-	m.stats.loads.Add(1)
+	m.stats.Loads.Add(1)
 	s.token, s.client, s.key, s.version, s.expires = token, holdsCurrent, key, rec.Version, rec.Expires
 	s.isNew, s.status = false, StatusUnmodified
 	switch err := m.decode(rec, &s.st, now); {
@@ -372,7 +372,7 @@ func (m *Manager) load(ctx context.Context, token string, s *Session, sc *storeC
 		return nil
 	case errors.Is(err, errExpired):
 		if !s.st.Renewed {
-			m.stats.expired.Add(1)
+			m.stats.Expired.Add(1)
 			m.hook(ctx, m.cfg.Hooks.OnExpire, s.infoLocked())
 		}
 		// Expiry is decided here, on the stored timestamps; the store's
@@ -536,16 +536,16 @@ func (m *Manager) write(ctx context.Context, s *Session, now time.Time) error {
 		releaseEncoded(buf, data) // a store never keeps Data
 		if err == nil {
 			s.key, s.version, s.expires, s.ops = key, v, rec.Expires, s.ops[:0]
-			m.stats.saves.Add(1)
+			m.stats.Saves.Add(1)
 			if created && (s.next.old == "" || s.next.ended != nil) {
-				m.stats.created.Add(1)
+				m.stats.Created.Add(1)
 				m.hook(ctx, m.cfg.Hooks.OnCreate, s.infoLocked())
 			}
 			return nil
 		}
 		if !errors.Is(err, ErrConflict) || s.version == 0 {
 			if !errors.Is(err, ErrTooLarge) {
-				m.stats.storeErrors.Add(1)
+				m.stats.StoreErrors.Add(1)
 			}
 			return fmt.Errorf("httpsession: saving a session: %w", err)
 		}
@@ -567,7 +567,7 @@ func (m *Manager) write(ctx context.Context, s *Session, now time.Time) error {
 // session: this request's changes are dropped and afterConflict reports
 // ErrInterrupted. The caller replays its changes on the state returned.
 func (m *Manager) afterConflict(ctx context.Context, s *Session, key string, attempt int, now time.Time, what string, conflict error) (codec.State, Record, error) {
-	m.stats.conflicts.Add(1)
+	m.stats.Conflicts.Add(1)
 	if attempt == maxSaveAttempts {
 		return codec.State{}, Record{}, fmt.Errorf("httpsession: %s: gave up after %d conflicts: %w", what, attempt, conflict)
 	}
@@ -587,7 +587,7 @@ func (m *Manager) afterConflict(ctx context.Context, s *Session, key string, att
 		return codec.State{}, Record{}, ErrInterrupted
 	}
 	if err != nil {
-		m.stats.storeErrors.Add(1)
+		m.stats.StoreErrors.Add(1)
 		return codec.State{}, Record{}, fmt.Errorf("httpsession: reloading a session after a conflict: %w", err)
 	}
 	return st, fresh, nil
@@ -650,16 +650,16 @@ func (m *Manager) retire(ctx context.Context, s *Session, keep bool) error {
 	n := s.next
 	if !n.closed { // a Renew's old record is closed already (closeRenewed)
 		if err := m.cfg.Store.Delete(ctx, n.old); err != nil {
-			m.stats.storeErrors.Add(1)
+			m.stats.StoreErrors.Add(1)
 			return fmt.Errorf("httpsession: ending the old session: %w", err)
 		}
 	}
 	switch {
 	case n.ended != nil:
-		m.stats.destroyed.Add(1)
+		m.stats.Destroyed.Add(1)
 		m.hook(ctx, m.cfg.Hooks.OnDestroy, *n.ended)
 	case keep:
-		m.stats.renewed.Add(1)
+		m.stats.Renewed.Add(1)
 		m.hook(ctx, m.cfg.Hooks.OnRenew, s.infoLocked())
 	}
 	return nil
@@ -684,7 +684,7 @@ func (m *Manager) closeRenewed(ctx context.Context, s *Session, now time.Time) e
 			return nil
 		}
 		if !errors.Is(err, ErrConflict) {
-			m.stats.storeErrors.Add(1)
+			m.stats.StoreErrors.Add(1)
 			return fmt.Errorf("httpsession: ending the old session: %w", err)
 		}
 		st, fresh, err := m.afterConflict(ctx, s, s.next.old, attempt, now, "ending the old session", err)
@@ -724,12 +724,12 @@ func (m *Manager) touch(ctx context.Context, s *Session, now time.Time) {
 	switch {
 	case err == nil:
 		s.expires = exp
-		m.stats.touches.Add(1)
+		m.stats.Touches.Add(1)
 	case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict):
 		// Another request wrote or ended the session; either way there is
 		// nothing to slide.
 	default:
-		m.stats.storeErrors.Add(1)
+		m.stats.StoreErrors.Add(1)
 		m.cfg.Logger.Warn("httpsession: sliding the idle expiry", "session", logID(s.token), "err", err)
 	}
 }

@@ -4,40 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/httpsession/httpsession/codec"
+	"github.com/httpsession/httpsession/metrics"
 )
 
-// Stats are counters of a Manager's work since it was created.
-type Stats struct {
-	Loads       uint64 `json:"loads"`        // sessions read from the store
-	Saves       uint64 `json:"saves"`        // sessions written
-	Conflicts   uint64 `json:"conflicts"`    // writes retried after a version conflict
-	Touches     uint64 `json:"touches"`      // idle expiries slid without a rewrite
-	StoreErrors uint64 `json:"store_errors"` // failed store calls
-	Created     uint64 `json:"created"`      // new sessions saved
-	Renewed     uint64 `json:"renewed"`      // tokens renewed
-	Destroyed   uint64 `json:"destroyed"`    // sessions destroyed
-	Expired     uint64 `json:"expired"`      // sessions found expired on load
-}
-
-type counters struct {
-	loads, saves, conflicts, touches, storeErrors atomic.Uint64
-	created, renewed, destroyed, expired          atomic.Uint64
-}
-
-// Stats returns the Manager's counters.
-func (m *Manager) Stats() Stats {
-	c := &m.stats
-	return Stats{
-		Loads: c.loads.Load(), Saves: c.saves.Load(), Conflicts: c.conflicts.Load(),
-		Touches: c.touches.Load(), StoreErrors: c.storeErrors.Load(),
-		Created: c.created.Load(), Renewed: c.renewed.Load(),
-		Destroyed: c.destroyed.Load(), Expired: c.expired.Load(),
-	}
-}
+// Stats returns the Manager's counters of its work since it was created.
+func (m *Manager) Stats() metrics.Stats { return m.stats.Stats() }
 
 // Hooks are called on session lifecycle events, for audit logs. They run
 // synchronously on the request's goroutine after the store write, so keep
@@ -109,10 +83,10 @@ func (m *Manager) Describe(key string, rec Record) (SessionInfo, error) {
 // Hooks.OnDestroy gets info.
 func (m *Manager) Destroy(ctx context.Context, info SessionInfo) error {
 	if err := m.cfg.Store.Delete(ctx, info.Key); err != nil {
-		m.stats.storeErrors.Add(1)
+		m.stats.StoreErrors.Add(1)
 		return fmt.Errorf("httpsession: deleting a session: %w", err)
 	}
-	m.stats.destroyed.Add(1)
+	m.stats.Destroyed.Add(1)
 	m.hook(ctx, m.cfg.Hooks.OnDestroy, info)
 	return nil
 }

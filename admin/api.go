@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"github.com/httpsession/httpsession"
+	"github.com/httpsession/httpsession/metrics"
 	"github.com/httpsession/httpsession/sessions"
 )
 
@@ -22,7 +23,7 @@ type sessionList struct {
 
 // statsBody is the body of GET /stats.
 type statsBody struct {
-	httpsession.Stats
+	metrics.Stats
 	// Live is the number of live sessions, absent for a store that cannot
 	// list; LiveCapped says the count stopped at liveCountCap.
 	Live       *int `json:"live,omitempty"`

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/httpsession/httpsession"
+	"github.com/httpsession/httpsession/metrics"
 )
 
 // pageStyle is the page's only stylesheet. The Content-Security-Policy
@@ -71,7 +72,7 @@ type pageData struct {
 	Truncated  bool
 	Message    string
 	Error      string
-	Stats      httpsession.Stats
+	Stats      metrics.Stats
 	HasLive    bool // the store can count its sessions
 	Live       uint64
 	LiveCapped bool

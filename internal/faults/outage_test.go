@@ -9,6 +9,7 @@ import (
 
 	"github.com/httpsession/httpsession"
 	"github.com/httpsession/httpsession/internal/testservice"
+	"github.com/httpsession/httpsession/metrics"
 )
 
 // The shape of an outage run. A request makes at most two store phases
@@ -137,7 +138,7 @@ func driveOutage(srv *testservice.Server, clients []*client, errs *errorCounter)
 }
 
 // logOutage logs what an outage run measured.
-func logOutage(t *testing.T, name string, tl timeline, sum summary, ec errorCounts, st httpsession.Stats, driverLines int) {
+func logOutage(t *testing.T, name string, tl timeline, sum summary, ec errorCounts, st metrics.Stats, driverLines int) {
 	t.Helper()
 	t.Logf("%s: killed (SIGKILL, %v) after %v of load, restarted after %v down (Restart took %v), then %v more load",
 		name, tl.killTook.Round(time.Millisecond), warmup, tl.restarting.Sub(tl.killed).Round(time.Millisecond),
@@ -170,7 +171,7 @@ func logOutage(t *testing.T, name string, tl timeline, sum summary, ec errorCoun
 }
 
 // checkOutage checks the counts of an outage run.
-func checkOutage(t *testing.T, sum summary, ec errorCounts, st httpsession.Stats) {
+func checkOutage(t *testing.T, sum summary, ec errorCounts, st metrics.Stats) {
 	t.Helper()
 	handled := ec.before + ec.after
 	if n := sum.counts[badStatus] + sum.counts[dropped] + sum.counts[timedOut]; n > 0 {

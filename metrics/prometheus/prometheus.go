@@ -35,23 +35,24 @@ import (
 	"fmt"
 
 	"github.com/httpsession/httpsession"
+	"github.com/httpsession/httpsession/metrics"
 	prom "github.com/prometheus/client_golang/prometheus"
 )
 
-// counters are the exported counters, in the order of httpsession.Stats.
+// counters are the exported counters, in the order of metrics.Stats.
 var counters = []struct {
 	name, help string
-	value      func(httpsession.Stats) uint64
+	value      func(metrics.Stats) uint64
 }{
-	{"loads_total", "Sessions read from the store.", func(s httpsession.Stats) uint64 { return s.Loads }},
-	{"saves_total", "Sessions written to the store.", func(s httpsession.Stats) uint64 { return s.Saves }},
-	{"conflicts_total", "Session writes retried after a version conflict.", func(s httpsession.Stats) uint64 { return s.Conflicts }},
-	{"touches_total", "Session idle expiries slid without a rewrite.", func(s httpsession.Stats) uint64 { return s.Touches }},
-	{"store_errors_total", "Failed session store calls.", func(s httpsession.Stats) uint64 { return s.StoreErrors }},
-	{"created_total", "New sessions saved.", func(s httpsession.Stats) uint64 { return s.Created }},
-	{"renewed_total", "Session tokens renewed.", func(s httpsession.Stats) uint64 { return s.Renewed }},
-	{"destroyed_total", "Sessions destroyed.", func(s httpsession.Stats) uint64 { return s.Destroyed }},
-	{"expired_total", "Sessions found expired on load.", func(s httpsession.Stats) uint64 { return s.Expired }},
+	{"loads_total", "Sessions read from the store.", func(s metrics.Stats) uint64 { return s.Loads }},
+	{"saves_total", "Sessions written to the store.", func(s metrics.Stats) uint64 { return s.Saves }},
+	{"conflicts_total", "Session writes retried after a version conflict.", func(s metrics.Stats) uint64 { return s.Conflicts }},
+	{"touches_total", "Session idle expiries slid without a rewrite.", func(s metrics.Stats) uint64 { return s.Touches }},
+	{"store_errors_total", "Failed session store calls.", func(s metrics.Stats) uint64 { return s.StoreErrors }},
+	{"created_total", "New sessions saved.", func(s metrics.Stats) uint64 { return s.Created }},
+	{"renewed_total", "Session tokens renewed.", func(s metrics.Stats) uint64 { return s.Renewed }},
+	{"destroyed_total", "Sessions destroyed.", func(s metrics.Stats) uint64 { return s.Destroyed }},
+	{"expired_total", "Sessions found expired on load.", func(s metrics.Stats) uint64 { return s.Expired }},
 }
 
 // collector is the prom.Collector that NewCollector returns.
