@@ -68,8 +68,8 @@ type Config struct {
 	Hooks Hooks
 	// ErrorHandler answers a request whose session could not be loaded or
 	// saved. The default logs the error and answers 503 with Retry-After
-	// for ErrUnavailable, 429 for ErrTooManySessions and 500 for anything
-	// else.
+	// for ErrUnavailable, 429 with Retry-After for ErrTooManySessions and
+	// 500 for anything else.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 	// Logger receives the Manager's log lines; it never sees a raw token.
 	// The default is slog.Default().
@@ -166,19 +166,22 @@ func New(cfg Config) (*Manager, error) {
 
 // ErrTooManySessions is for Config.AllowCreate to wrap when it refuses a
 // new session because a client creates too many; the default ErrorHandler
-// answers 429 Too Many Requests.
+// answers 429 Too Many Requests with Retry-After: 60, time enough for a
+// limit counted per minute to let the client in again.
 var ErrTooManySessions = errors.New("httpsession: too many new sessions")
 
-// retryAfter is the Retry-After the default ErrorHandler sends with a 503.
-const retryAfter = "5"
+// The Retry-After seconds of the default ErrorHandler: a store outage is
+// often over in seconds; a limit on new sessions is usually per minute.
+const retryUnavailable, retryTooMany = "5", "60"
 
 func defaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	code := http.StatusInternalServerError
 	switch {
 	case errors.Is(err, ErrUnavailable):
-		w.Header().Set("Retry-After", retryAfter)
+		w.Header().Set("Retry-After", retryUnavailable)
 		code = http.StatusServiceUnavailable
 	case errors.Is(err, ErrTooManySessions):
+		w.Header().Set("Retry-After", retryTooMany)
 		code = http.StatusTooManyRequests
 	}
 	http.Error(w, http.StatusText(code), code)

@@ -544,7 +544,8 @@ func TestGetAcrossCodecs(t *testing.T) {
 }
 
 // Config.AllowCreate is asked before a new session is first saved; its
-// error reaches the ErrorHandler, which answers 429 for ErrTooManySessions.
+// error reaches the ErrorHandler, which answers 429 with Retry-After for
+// ErrTooManySessions.
 // Stored sessions and logins are not asked about.
 func TestAllowCreate(t *testing.T) {
 	var mu sync.Mutex
@@ -564,8 +565,8 @@ func TestAllowCreate(t *testing.T) {
 		ts.call(t, "GET", "/state", "") // saves nothing: not asked
 		a := tokenFrom(t, ts.call(t, "POST", "/put?key=a&value=1", ""))
 		tokenFrom(t, ts.call(t, "POST", "/put?key=a&value=1", ""))
-		if rep := ts.call(t, "POST", "/put?key=a&value=1", ""); rep.code != http.StatusTooManyRequests || rep.cookie != nil {
-			t.Fatalf("third new session: %d, cookie %v", rep.code, rep.cookie)
+		if rep := ts.call(t, "POST", "/put?key=a&value=1", ""); rep.code != http.StatusTooManyRequests || rep.cookie != nil || rep.header.Get("Retry-After") != "60" {
+			t.Fatalf("third new session: %d, cookie %v, Retry-After %q", rep.code, rep.cookie, rep.header.Get("Retry-After"))
 		}
 		if rep := ts.call(t, "POST", "/login?user=ann", "session="+a); rep.code != 200 || rep.cookie == nil {
 			t.Fatalf("login of a stored session: %d", rep.code)
