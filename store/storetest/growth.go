@@ -33,9 +33,9 @@ func GrowthSizes() []int {
 	return sizes
 }
 
-// growthWorking is the number of sessions the requests of BenchGrowth go
+// GrowthWorking is the number of sessions the requests of BenchGrowth go
 // to, at random, whatever the store holds.
-const growthWorking = 1_000
+const GrowthWorking = 1_000
 
 // GrowthOptions tune BenchGrowth for a store.
 type GrowthOptions struct {
@@ -63,49 +63,32 @@ type GrowthOptions struct {
 // cpu-ns/op, the process's CPU time per request (every thread, the
 // garbage collector's included): on a busy machine wall time counts the
 // time other processes ran, CPU time does not.
+//
+// The pieces are exported for drivers that fill stores their own way or
+// interleave sizes (the bench module's make bench-growth): FillGrowth,
+// NewGrowthApp and GrowthApp.BenchWork.
 func BenchGrowth(b *testing.B, newStore func(b *testing.B) httpsession.Store, opts GrowthOptions) {
 	for _, n := range GrowthSizes() {
 		b.Run("sessions="+strconv.Itoa(n), func(b *testing.B) {
 			s := newStore(b)
-			fillBackground(b, s, n-growthWorking, opts.Fill)
-			h, cookies := growthApp(b, s)
-			keys := make([]string, len(cookies))
-			for i, c := range cookies {
-				keys[i] = httpsession.StoreKey(c.Value)
-			}
+			FillGrowth(b, s, n-GrowthWorking, time.Now().Add(24*time.Hour), opts.Fill)
+			app := NewGrowthApp(b, httpsession.Config{Store: s}, uint64(n))
 			runtime.GC()
-			rng := rand.New(rand.NewPCG(1, uint64(n)))
-			request := func(b *testing.B, path string) {
-				r := httptest.NewRequest(http.MethodGet, path, nil)
-				r.AddCookie(cookies[rng.IntN(len(cookies))])
-				w := httptest.NewRecorder()
-				h.ServeHTTP(w, r)
-				if w.Code != http.StatusOK {
-					b.Fatalf("%s: %d %s", path, w.Code, w.Body)
-				}
-			}
-			for name, path := range map[string]string{"W2": "/read", "W3": "/incr"} {
-				b.Run(name, func(b *testing.B) {
-					b.ReportAllocs()
-					cpu0, ok := ProcessCPU()
-					for b.Loop() {
-						request(b, path)
-					}
-					if cpu1, _ := ProcessCPU(); ok {
-						b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
-					}
-				})
+			for _, work := range []string{"W2", "W3"} {
+				b.Run(work, func(b *testing.B) { app.BenchWork(b, work) })
 			}
 			for name, fn := range opts.Extra {
-				b.Run(name, func(b *testing.B) { fn(b, s, keys) })
+				b.Run(name, func(b *testing.B) { fn(b, s, app.Keys()) })
 			}
 		})
 	}
 }
 
-// growthRecord is background record i: a key that no token hashes to and
-// 200 bytes that no codec reads.
-func growthRecord(exp time.Time) func(i int) (string, httpsession.Record) {
+// GrowthRecord returns the background records of the growth benchmarks:
+// record i has a key that no token hashes to (64 hex characters, spread
+// over the key space), 200 bytes of data that no codec reads, and expires
+// at exp.
+func GrowthRecord(exp time.Time) func(i int) (string, httpsession.Record) {
 	data := make([]byte, 200)
 	return func(i int) (string, httpsession.Record) {
 		// A multiplicative hash spreads the keys over the key space, as
@@ -115,9 +98,11 @@ func growthRecord(exp time.Time) func(i int) (string, httpsession.Record) {
 	}
 }
 
-func fillBackground(b *testing.B, s httpsession.Store, n int, fill func(*testing.B, httpsession.Store, int, func(int) (string, httpsession.Record))) {
+// FillGrowth stores n background records of GrowthRecord(exp) in s: with
+// fill when it is not nil, else with Put from 8 goroutines.
+func FillGrowth(b *testing.B, s httpsession.Store, n int, exp time.Time, fill func(*testing.B, httpsession.Store, int, func(int) (string, httpsession.Record))) {
 	b.Helper()
-	rec := growthRecord(time.Now().Add(24 * time.Hour))
+	rec := GrowthRecord(exp)
 	if n <= 0 {
 		return
 	}
@@ -146,11 +131,35 @@ func fillBackground(b *testing.B, s httpsession.Store, n int, fill func(*testing
 	}
 }
 
-// growthApp returns the benchmark's handler and the cookies of its
-// 1,000 working sessions.
-func growthApp(b *testing.B, s httpsession.Store) (http.Handler, []*http.Cookie) {
+// A GrowthApp is the handler that the growth workloads run through and
+// the GrowthWorking sessions it made. Its methods other than Keys are not
+// safe for concurrent use.
+type GrowthApp struct {
+	h       http.Handler
+	cookies []*http.Cookie
+	keys    []string
+	rng     *rand.Rand
+}
+
+// NewGrowthApp makes a Manager with cfg and GrowthWorking sessions through
+// it, each with one value, and returns the handler of the workloads:
+//
+//	W2  GET /read, which reads the value
+//	W3  GET /incr, which increments it (Session.Incr)
+//
+// The Manager's janitor is off unless cfg.CleanupInterval is set (the
+// benchmarks that measure a sweep run the janitor's passes themselves),
+// and it logs nothing unless cfg.Logger is set. seed seeds the random
+// choice of session per request. The Manager is closed when b ends.
+func NewGrowthApp(b *testing.B, cfg httpsession.Config, seed uint64) *GrowthApp {
 	b.Helper()
-	m, err := httpsession.New(httpsession.Config{Store: s, CleanupInterval: -1, Logger: slog.New(slog.DiscardHandler)})
+	if cfg.CleanupInterval == 0 {
+		cfg.CleanupInterval = -1
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	m, err := httpsession.New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -164,15 +173,51 @@ func growthApp(b *testing.B, s httpsession.Store) (http.Handler, []*http.Cookie)
 		n := httpsession.SessionFrom(r.Context()).Incr("n", 1)
 		io.WriteString(w, strconv.FormatInt(n, 10))
 	})
-	h := m.Handler(mux)
-	cookies := make([]*http.Cookie, growthWorking)
-	for i := range cookies {
+	a := &GrowthApp{h: m.Handler(mux), rng: rand.New(rand.NewPCG(1, seed))}
+	for i := range GrowthWorking {
 		w := httptest.NewRecorder()
-		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/incr", nil))
+		a.h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/incr", nil))
 		if w.Code != http.StatusOK || len(w.Result().Cookies()) != 1 {
 			b.Fatalf("creating session %d: %d, cookies %v", i, w.Code, w.Result().Cookies())
 		}
-		cookies[i] = w.Result().Cookies()[0]
+		c := w.Result().Cookies()[0]
+		a.cookies = append(a.cookies, c)
+		a.keys = append(a.keys, httpsession.StoreKey(c.Value))
 	}
-	return h, cookies
+	return a
+}
+
+// Keys returns the store keys of the working sessions.
+func (a *GrowthApp) Keys() []string { return a.keys }
+
+// Serve serves one request of work, "W2" or "W3", on a working session
+// chosen at random, and returns an error unless it answered 200.
+func (a *GrowthApp) Serve(work string) error {
+	path := "/read"
+	if work == "W3" {
+		path = "/incr"
+	}
+	r := httptest.NewRequest(http.MethodGet, path, nil)
+	r.AddCookie(a.cookies[a.rng.IntN(len(a.cookies))])
+	w := httptest.NewRecorder()
+	a.h.ServeHTTP(w, r)
+	if w.Code != http.StatusOK {
+		return fmt.Errorf("%s %s: %d %s", work, path, w.Code, w.Body)
+	}
+	return nil
+}
+
+// BenchWork runs work, "W2" or "W3", b.N times, reporting allocations and
+// cpu-ns/op, the process's CPU time per request.
+func (a *GrowthApp) BenchWork(b *testing.B, work string) {
+	b.ReportAllocs()
+	cpu0, ok := ProcessCPU()
+	for b.Loop() {
+		if err := a.Serve(work); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if cpu1, _ := ProcessCPU(); ok {
+		b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
+	}
 }
