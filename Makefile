@@ -3,7 +3,7 @@ STATICCHECK_VERSION ?= 2025.1.1
 STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 FUZZTIME ?= 30s
 
-.PHONY: run test test-stress proof bench bench-micro bench-e2e bench-report bench-pkg lint fuzz
+.PHONY: run test test-stress proof bench bench-micro bench-e2e bench-growth bench-report bench-pkg lint fuzz
 
 # The example app on its embedded default store (bbolt, no server needed).
 # The first run compiles every store driver (the example opens any store
@@ -69,15 +69,27 @@ proof:
 
 # The comparison with scs and gorilla/sessions (bench/, a module of its
 # own): private servers on 127.0.0.1, BENCH_ROUNDS interleaved rounds of the
-# micro benchmarks, the end-to-end wrk load, then BENCHMARKS.md and
-# bench/chart.png. About 10 minutes on 2 CPUs (5 rounds of 0.3 s per
-# benchmark, then 12 wrk runs of 10 s).
+# micro benchmarks, the end-to-end wrk load, the growth benchmarks, then
+# BENCHMARKS.md, bench/chart.png and bench/growth.png. About 15 minutes on
+# 2 CPUs (5 rounds of 0.3 s per benchmark, then 12 wrk runs of 10 s, then
+# the growth benchmarks at 100,000 sessions).
 BENCH_ROUNDS ?= 5
 BENCHTIME ?= 0.3s
 E2E_DURATION ?= 10s
 BENCH_ENV = GO=$(GO) BENCH_ROUNDS=$(BENCH_ROUNDS) BENCHTIME=$(BENCHTIME) E2E_DURATION=$(E2E_DURATION)
 
-bench: bench-micro bench-e2e bench-report
+# The growth benchmarks compare 1,000 sessions with GROWTH_LARGE: 100,000
+# by default, so that make bench stays short; GROWTH_LARGE=1000000 is the
+# full size (about 15 minutes more, and 3 GB of memory: every store of a
+# kind stays open at both sizes while their rounds interleave).
+GROWTH_LARGE ?= 100000
+GROWTH_ROUNDS ?= 5
+GROWTH_SWEEP_ROUNDS ?= 3
+GROWTH_BENCHTIME ?= 0.3s
+GROWTH_ENV = GO=$(GO) BENCH_GROWTH_SIZES=1000,$(GROWTH_LARGE) BENCH_GROWTH_ROUNDS=$(GROWTH_ROUNDS) \
+	BENCH_GROWTH_SWEEP_ROUNDS=$(GROWTH_SWEEP_ROUNDS) GROWTH_BENCHTIME=$(GROWTH_BENCHTIME)
+
+bench: bench-micro bench-e2e bench-growth bench-report
 
 bench-micro:
 	cd bench && $(BENCH_ENV) ./servers.sh ./micro.sh results/micro.txt
@@ -87,9 +99,17 @@ bench-micro:
 bench-e2e:
 	cd bench && $(BENCH_ENV) ./servers.sh ./e2e.sh results/e2e.txt
 
+# W2 and W3 on memstore, boltstore, SQLite, PostgreSQL and Redis holding
+# 1,000 and GROWTH_LARGE sessions, GROWTH_ROUNDS interleaved rounds; then
+# the stall of memstore's sweep and SQLite's sweep of GROWTH_LARGE expired
+# rows, GROWTH_SWEEP_ROUNDS rounds each (bench/growth.sh).
+bench-growth:
+	cd bench && $(GROWTH_ENV) ./servers.sh ./growth.sh results/growth.txt
+
 bench-report:
 	cd bench && $(GO) run ./cmd/report -micro results/micro.txt -e2e results/e2e.txt \
-	  -load results/load.txt -analysis analysis.md -out ../BENCHMARKS.md -chart chart.png
+	  -load results/load.txt -growth results/growth.txt -analysis analysis.md \
+	  -out ../BENCHMARKS.md -chart chart.png -growth-chart growth.png
 
 # Every package's own benchmarks (the root package, codec, storetest's
 # store benchmarks on each store that has a server here, ...), once each.

@@ -11,7 +11,7 @@ cd "$(dirname "$0")"
 out=${1:-results/micro.txt}
 rounds=${BENCH_ROUNDS:-5}
 benchtime=${BENCHTIME:-0.3s}
-filter=${BENCH_FILTER:-.}
+filter=${BENCH_FILTER:-'^Benchmark(Session|Floor)$'}
 go=${GO:-go}
 dir=$(dirname "$out")
 

@@ -2,10 +2,13 @@
 // "make bench": the raw output of the micro benchmarks (several rounds of
 // go test -bench, -count=1 each) and the end-to-end wrk runs.
 //
-//	go run ./cmd/report -micro results/micro.txt -e2e results/e2e.txt -out ../BENCHMARKS.md -chart chart.png
+//	go run ./cmd/report -micro results/micro.txt -e2e results/e2e.txt -growth results/growth.txt \
+//		-out ../BENCHMARKS.md -chart chart.png -growth-chart growth.png
 //
 // Every number in the tables is the median over the rounds. The targets of
-// issue 6 are checked and reported as met or missed, by how much.
+// issue 6 are checked and reported as met or missed, by how much, and those
+// of issue 13 in the growth section (growth.sh's results, with their own
+// chart).
 package main
 
 import (
@@ -23,14 +26,16 @@ func main() {
 	analysis := flag.String("analysis", "analysis.md", "hand-written analysis to include (optional)")
 	out := flag.String("out", "../BENCHMARKS.md", "Markdown file to write")
 	chart := flag.String("chart", "chart.png", "PNG chart to write")
+	growthPath := flag.String("growth", "results/growth.txt", "results of growth.sh (optional)")
+	growthChart := flag.String("growth-chart", "growth.png", "PNG chart of the growth results to write")
 	flag.Parse()
-	if err := run(*micro, *e2e, *load, *analysis, *out, *chart); err != nil {
+	if err := run(*micro, *e2e, *load, *analysis, *out, *chart, *growthPath, *growthChart); err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(1)
 	}
 }
 
-func run(microPath, e2ePath, loadPath, analysisPath, outPath, chartPath string) error {
+func run(microPath, e2ePath, loadPath, analysisPath, outPath, chartPath, growthPath, growthChartPath string) error {
 	m, err := readMicro(microPath)
 	if err != nil {
 		return err
@@ -47,20 +52,28 @@ func run(microPath, e2ePath, loadPath, analysisPath, outPath, chartPath string) 
 	if err != nil && !os.IsNotExist(err) {
 		return err
 	}
+	g, err := readGrowth(growthPath)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
 	if err := writeChart(chartPath, m); err != nil {
 		return err
 	}
-	// The chart's path as the Markdown file links it.
-	rel, err := filepath.Rel(filepath.Dir(absOr(outPath)), absOr(chartPath))
-	if err != nil {
-		rel = chartPath
+	written := []string{outPath, chartPath}
+	if g != nil {
+		if err := writeGrowthChart(growthChartPath, g); err != nil {
+			return err
+		}
+		written = append(written, growthChartPath)
 	}
-	rep := &report{micro: m, e2e: e, loads: loads, analysis: string(analysis), chart: filepath.ToSlash(rel),
-		sources: sourcesOf(outPath, microPath, e2ePath)}
+	// The paths as the Markdown file links them.
+	links := sourcesOf(outPath, chartPath, growthChartPath, growthPath)
+	rep := &report{micro: m, e2e: e, loads: loads, analysis: string(analysis), chart: links[0],
+		sources: sourcesOf(outPath, microPath, e2ePath), growth: g, growthChart: links[1], growthSource: links[2]}
 	if err := os.WriteFile(outPath, []byte(rep.markdown()), 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "report: wrote %s and %s\n", outPath, chartPath)
+	fmt.Fprintf(os.Stderr, "report: wrote %s\n", strings.Join(written, ", "))
 	return nil
 }
 

@@ -82,7 +82,11 @@ type report struct {
 	analysis string
 	chart    string
 	sources  []string // micro results, e2e results: links from the report
-	b        strings.Builder
+	// growth is nil without growth results; growthChart and growthSource
+	// are its chart and results as the report links them.
+	growth                    *growth
+	growthChart, growthSource string
+	b                         strings.Builder
 }
 
 func (r *report) p(format string, args ...any) {
@@ -102,6 +106,7 @@ func (r *report) markdown() string {
 	}
 	r.floors()
 	r.endToEnd()
+	r.growthSection()
 	r.method()
 	if strings.TrimSpace(r.analysis) != "" {
 		r.p("## Analysis\n")
