@@ -138,7 +138,7 @@ func (r *report) header() {
 			"The rounds are interleaved so that drift hits every adapter alike, but single numbers can be off by tens of percent; "+
 			"the spread column is the interquartile range of the rounds. Trust large ratios, not small ones.\n", r.maxLoad(), n)
 	}
-	r.p("How to run: `make bench` at the repository root (about 10 minutes on 2 CPUs): it starts private redis-server, memcached and PostgreSQL servers on 127.0.0.1 (`bench/servers.sh`), runs the rounds (`bench/micro.sh`), the end-to-end load (`make bench-e2e`, `bench/e2e.sh`) and writes this file and the chart. Knobs: `BENCH_ROUNDS` (5), `BENCHTIME` (0.3s), `E2E_DURATION` (10s). `make bench-pkg` runs every package's own benchmarks.\n")
+	r.p("How to run: `make bench` at the repository root (about 15 minutes on 2 CPUs): it starts private redis-server, memcached and PostgreSQL servers on 127.0.0.1 (`bench/servers.sh`), runs the rounds (`bench/micro.sh`), the end-to-end load (`make bench-e2e`, `bench/e2e.sh`), the growth benchmarks (`make bench-growth`, `bench/growth.sh`) and writes this file and the charts. Knobs: `BENCH_ROUNDS` (5), `BENCHTIME` (0.3s), `E2E_DURATION` (10s); for the growth benchmarks `GROWTH_LARGE` (100000; 1000000 is the full size), `GROWTH_ROUNDS` (5), `GROWTH_SWEEP_ROUNDS` (3), `GROWTH_BENCHTIME` (0.3s). `make bench-pkg` runs every package's own benchmarks.\n")
 }
 
 func (r *report) maxLoad() float64 {
