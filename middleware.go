@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/httpsession/httpsession/codec"
+	"github.com/httpsession/httpsession/internal/storectx"
 )
 
 // This file is the request path, in request order: Handler reads the token,
@@ -125,15 +126,15 @@ type responseWriter struct {
 	http.ResponseWriter
 	m        *Manager
 	r        *http.Request
-	s        Session        // one allocation for the wrapper, the session
-	ctx      sessionContext // and the context that carries it
-	vary     [1]string      // the values of the headers it sets, kept
-	noStore  [1]string      // here rather than in allocations of their own
-	loadCtx  storeContext   // the contexts of the load's store calls
-	saveCtx  storeContext   // and of the commit's
-	started  bool           // the session was committed and the response started
-	failed   bool           // the save failed; the error handler answered instead
-	returned bool           // the handler returned rather than panicked
+	s        Session          // one allocation for the wrapper, the session
+	ctx      sessionContext   // and the context that carries it
+	vary     [1]string        // the values of the headers it sets, kept
+	noStore  [1]string        // here rather than in allocations of their own
+	loadCtx  storectx.Context // the contexts of the load's store calls
+	saveCtx  storectx.Context // and of the commit's
+	started  bool             // the session was committed and the response started
+	failed   bool             // the save failed; the error handler answered instead
+	returned bool             // the handler returned rather than panicked
 	status   int
 }
 
@@ -145,8 +146,8 @@ func (w *responseWriter) commit(status int) {
 	if w.m.idle(&w.s) {
 		return
 	}
-	ctx := w.saveCtx.start(w.r.Context(), w.m.cfg.StoreTimeout)
-	defer w.saveCtx.stop()
+	ctx := w.saveCtx.Start(w.r.Context(), w.m.cfg.StoreTimeout)
+	defer w.saveCtx.Stop()
 	act, err := w.m.save(ctx, &w.s, true, status < 500)
 	switch {
 	case err == nil || errors.Is(err, ErrInterrupted):
@@ -275,7 +276,7 @@ func (w *responseWriter) Unwrap() http.ResponseWriter {
 // expired gives a new, empty session; only a store failure is an error.
 func (m *Manager) Load(ctx context.Context, token string) (*Session, error) {
 	s := new(Session)
-	if err := m.load(ctx, token, s, new(storeContext)); err != nil {
+	if err := m.load(ctx, token, s, new(storectx.Context)); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -340,15 +341,15 @@ func (m *Manager) startNew(s *Session, now time.Time) {
 
 // load fills s with the session of token, or a new one, making its store
 // calls in sc. A token that cannot be valid costs no store call.
-func (m *Manager) load(ctx context.Context, token string, s *Session, sc *storeContext) (err error) {
+func (m *Manager) load(ctx context.Context, token string, s *Session, sc *storectx.Context) (err error) {
 	now := m.now()
 	m.startNew(s, now)
 	if token == "" || !validToken(token, m.cfg.NewToken != nil) {
 		return nil
 	}
 	defer recoverTo(&err)
-	ctx = sc.start(ctx, m.cfg.StoreTimeout)
-	defer sc.stop()
+	ctx = sc.Start(ctx, m.cfg.StoreTimeout)
+	defer sc.Stop()
 	key := StoreKey(token)
 	rec, err := m.cfg.Store.Get(ctx, key)
 	if errors.Is(err, ErrNotFound) {

@@ -1,4 +1,7 @@
-package httpsession
+// Package storectx is the context of a Manager's store calls: what
+// context.WithTimeout makes, except that its timer is made only when a
+// store asks for Done.
+package storectx
 
 import (
 	"context"
@@ -6,7 +9,7 @@ import (
 	"time"
 )
 
-// storeContext is the context of the store calls of one load or one save:
+// Context is the context of the store calls of one load or one save:
 // its parent with Config.StoreTimeout's deadline, as context.WithTimeout
 // would make it, except that the timer behind Done is made only when
 // something asks for Done. A store in the process (memstore) only asks
@@ -15,8 +18,9 @@ import (
 // asks Done and gets the same timer as before. The middleware keeps the
 // two of a request inside its one allocation.
 //
-// A storeContext is used once: start, the store calls, stop.
-type storeContext struct {
+// A Context is used once: Start, the store calls, Stop. Its zero value is
+// ready for Start.
+type Context struct {
 	context.Context // the parent
 	deadline        time.Time
 
@@ -34,16 +38,16 @@ const (
 	ctxStopped                      // stopped before anything asked for Done
 )
 
-// closedChan is the Done of a storeContext stopped before Done was asked.
+// closedChan is the Done of a Context stopped before Done was asked.
 var closedChan = func() chan struct{} {
 	c := make(chan struct{})
 	close(c)
 	return c
 }()
 
-// start makes c its parent with a deadline d from now (or the parent's,
+// Start makes c its parent with a deadline d from now (or the parent's,
 // if earlier) and returns it.
-func (c *storeContext) start(parent context.Context, d time.Duration) context.Context {
+func (c *Context) Start(parent context.Context, d time.Duration) context.Context {
 	c.Context, c.deadline = parent, time.Now().Add(d)
 	if pd, ok := parent.Deadline(); ok && pd.Before(c.deadline) {
 		c.deadline = pd
@@ -51,8 +55,8 @@ func (c *storeContext) start(parent context.Context, d time.Duration) context.Co
 	return c
 }
 
-// stop ends c, as the cancel function of context.WithTimeout does.
-func (c *storeContext) stop() {
+// Stop ends c, as the cancel function of context.WithTimeout does.
+func (c *Context) Stop() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch c.state {
@@ -64,11 +68,11 @@ func (c *storeContext) stop() {
 }
 
 // Deadline returns the deadline of the store calls.
-func (c *storeContext) Deadline() (time.Time, bool) { return c.deadline, true }
+func (c *Context) Deadline() (time.Time, bool) { return c.deadline, true }
 
 // Done returns a channel closed at the deadline, when the parent is done,
-// or after stop; its first call makes the timer.
-func (c *storeContext) Done() <-chan struct{} {
+// or after Stop; its first call makes the timer.
+func (c *Context) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch c.state {
@@ -82,8 +86,8 @@ func (c *storeContext) Done() <-chan struct{} {
 }
 
 // Err reports context.DeadlineExceeded once the deadline has passed,
-// the parent's error once it is done, and context.Canceled after stop.
-func (c *storeContext) Err() error {
+// the parent's error once it is done, and context.Canceled after Stop.
+func (c *Context) Err() error {
 	c.mu.Lock()
 	state, timed := c.state, c.timed
 	c.mu.Unlock()
@@ -107,7 +111,7 @@ func (c *storeContext) Err() error {
 // AfterFunc arranges for f to run once c is done, as context.AfterFunc
 // does; context.AfterFunc and context.WithCancel on c use it rather than
 // a goroutine of their own.
-func (c *storeContext) AfterFunc(f func()) func() bool {
+func (c *Context) AfterFunc(f func()) func() bool {
 	c.Done()
 	c.mu.Lock()
 	timed := c.timed
