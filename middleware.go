@@ -8,10 +8,10 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/httpsession/httpsession/codec"
+	"github.com/httpsession/httpsession/internal/encbuf"
 	"github.com/httpsession/httpsession/internal/storectx"
 )
 
@@ -523,18 +523,18 @@ func (m *Manager) write(ctx context.Context, s *Session, now time.Time) error {
 	}
 	for attempt := 1; ; attempt++ {
 		s.st.Saved = now
-		data, buf, err := m.encode(&s.st)
+		data, buf, err := encbuf.Encode(m.cfg.Codec, &s.st)
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrEncoding, err)
 		}
 		if m.cfg.MaxSize > 0 && len(data) > m.cfg.MaxSize {
-			releaseEncoded(buf, data)
+			encbuf.Release(buf, data)
 			return fmt.Errorf("httpsession: session is %d bytes, over MaxSize %d: %w", len(data), m.cfg.MaxSize, ErrTooLarge)
 		}
 		rec := Record{Data: data, Expires: m.expiry(&s.st, now), Version: s.version, Owner: s.st.Owner}
 		created := s.version == 0
 		v, err := m.cfg.Store.Put(ctx, key, rec)
-		releaseEncoded(buf, data) // a store never keeps Data
+		encbuf.Release(buf, data) // a store never keeps Data
 		if err == nil {
 			s.key, s.version, s.expires, s.ops = key, v, rec.Expires, s.ops[:0]
 			m.stats.Saves.Add(1)
@@ -592,43 +592,6 @@ func (m *Manager) afterConflict(ctx context.Context, s *Session, key string, att
 		return codec.State{}, Record{}, fmt.Errorf("httpsession: reloading a session after a conflict: %w", err)
 	}
 	return st, fresh, nil
-}
-
-// encodeBufs holds the buffers m.encode encodes into, each a *[]byte.
-var encodeBufs sync.Pool
-
-// maxPooledEncode bounds the buffers kept for reuse, so that one huge
-// session does not pin its memory.
-const maxPooledEncode = 64 << 10
-
-// encode encodes st for a Put. With a codec.AppendEncoder (Gob) it
-// encodes into a pooled buffer, which releaseEncoded returns once the
-// store call is over: stores never keep Data, so the only copy of the
-// record made is the store's own. buf is nil for other codecs.
-func (m *Manager) encode(st *codec.State) (data []byte, buf *[]byte, err error) {
-	ae, ok := m.cfg.Codec.(codec.AppendEncoder)
-	if !ok {
-		data, err = m.cfg.Codec.Encode(st)
-		return data, nil, err
-	}
-	buf, _ = encodeBufs.Get().(*[]byte)
-	if buf == nil {
-		buf = new([]byte)
-	}
-	if data, err = ae.AppendEncode((*buf)[:0], st); err != nil {
-		encodeBufs.Put(buf)
-		return nil, nil, err
-	}
-	return data, buf, nil
-}
-
-// releaseEncoded gives back the buffer of data, which encode returned.
-func releaseEncoded(buf *[]byte, data []byte) {
-	if buf == nil || cap(data) > maxPooledEncode {
-		return
-	}
-	*buf = data[:0]
-	encodeBufs.Put(buf)
 }
 
 // sleep waits d or until ctx ends. It is the only wait of the request path
@@ -710,13 +673,13 @@ func (m *Manager) touch(ctx context.Context, s *Session, now time.Time) {
 		err = t.Touch(ctx, s.key, exp)
 	}
 	if errors.Is(err, ErrNotSupported) {
-		data, buf, encErr := m.encode(&s.st)
+		data, buf, encErr := encbuf.Encode(m.cfg.Codec, &s.st)
 		if encErr != nil {
 			err = fmt.Errorf("%w: %w", ErrEncoding, encErr)
 		} else {
 			var v uint64
 			v, err = m.cfg.Store.Put(ctx, s.key, Record{Data: data, Expires: exp, Version: s.version, Owner: s.st.Owner})
-			releaseEncoded(buf, data)
+			encbuf.Release(buf, data)
 			if err == nil {
 				s.version = v
 			}
