@@ -522,3 +522,38 @@ func TestHexKeys(t *testing.T) {
 		t.Fatalf("List gave %q, want the three keys put", got)
 	}
 }
+
+// A record rewritten in the buffer of the one it replaces shares it with
+// no one: not with the caller's slice, not with what Get returned before.
+func TestPutInPlace(t *testing.T) {
+	s := New(Options{})
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour)
+	first := []byte(strings.Repeat("a", 100))
+	v, err := s.Put(ctx, "k", httpsession.Record{Data: first, Expires: exp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := []byte(strings.Repeat("b", 90))
+	if _, err := s.Put(ctx, "k", httpsession.Record{Data: second, Expires: exp, Version: v}); err != nil {
+		t.Fatal(err)
+	}
+	second[0] = 'x'
+	if string(got.Data) != string(first) {
+		t.Fatalf("a rewrite changed what Get returned before: %q", got.Data)
+	}
+	now, err := s.Get(ctx, "k")
+	if err != nil || string(now.Data) != strings.Repeat("b", 90) {
+		t.Fatalf("after the rewrite Get = %q, %v; want 90 b's", now.Data, err)
+	}
+	if _, err := s.Put(ctx, "k", httpsession.Record{Expires: exp, Version: now.Version}); err != nil {
+		t.Fatal(err)
+	}
+	if empty, err := s.Get(ctx, "k"); err != nil || empty.Data != nil {
+		t.Fatalf("after a Put of nil Data, Get = %q (nil: %v), %v", empty.Data, empty.Data == nil, err)
+	}
+}
