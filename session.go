@@ -1,7 +1,6 @@
 package httpsession
 
 import (
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -229,12 +228,7 @@ func (s *Session) Has(key string) bool {
 func (s *Session) Keys() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	keys := make([]string, 0, len(s.st.Values))
-	for k := range s.st.Values {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
+	return s.st.Keys()
 }
 
 // Set stores value under key. It is a blind write: if another request

@@ -29,6 +29,7 @@ package codec
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -59,6 +60,48 @@ type State struct {
 	// Renewed marks the record Session.Renew leaves under the old key for
 	// a grace window: it holds no values and expires with the window.
 	Renewed bool `json:"renewed,omitempty" cbor:"11,keyasint,omitempty"`
+
+	// keys caches the keys of Values in ascending order, so that Keys
+	// need not sort them again: Gob's tagged format writes Values in this
+	// order when it is known, and its decoder keeps it. It counts only
+	// while it names exactly the keys of Values, which every use checks,
+	// so code that changes Values directly needs to do nothing about it.
+	// Its array is never written once it is set.
+	keys []string
+}
+
+// Keys returns the keys of Values in ascending order, in a slice the
+// caller owns.
+func (st *State) Keys() []string {
+	if st.keysValid() {
+		return slices.Clone(st.keys)
+	}
+	keys := make([]string, 0, len(st.Values))
+	for k := range st.Values {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	if len(keys) >= minCachedKeys {
+		st.keys = slices.Clone(keys)
+	}
+	return keys
+}
+
+// minCachedKeys is the fewest keys whose order is worth keeping: fewer
+// sort in no time.
+const minCachedKeys = 8
+
+// keysValid reports whether st.keys holds exactly the keys of Values.
+func (st *State) keysValid() bool {
+	if len(st.keys) != len(st.Values) || len(st.keys) == 0 {
+		return false
+	}
+	for _, k := range st.keys {
+		if _, ok := st.Values[k]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // Codec encodes and decodes session state. Implementations must be safe for

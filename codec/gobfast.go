@@ -76,16 +76,46 @@ func appendTaggedState(b []byte, st *State) ([]byte, error) {
 		}
 	}
 	b = binary.AppendUvarint(b, uint64(len(st.Values)))
-	for k, v := range st.Values {
-		b = appendString(b, k)
-		if b, err = appendValue(b, v, 0); err != nil {
-			return nil, err
-		}
+	if b, err = appendValues(b, st); err != nil {
+		return nil, err
 	}
 	// Fields added later ride in a trailer that is left out when they are
 	// zero, so records without them read the same in older versions.
 	if flags := st.flags(); st.Lifetime != 0 || flags != 0 {
 		b = append(binary.AppendVarint(b, int64(st.Lifetime)), flags)
+	}
+	return b, nil
+}
+
+// appendValues appends the key-value pairs of st.Values: in ascending
+// order of keys when st.keys holds it (the decoder then keeps it), else in
+// the map's order.
+func appendValues(b []byte, st *State) ([]byte, error) {
+	var err error
+	if len(st.keys) == len(st.Values) && len(st.keys) > 0 {
+		start := len(b)
+		sorted := true
+		for _, k := range st.keys {
+			v, ok := st.Values[k]
+			if !ok { // the keys changed since: the map's order
+				sorted = false
+				break
+			}
+			b = appendString(b, k)
+			if b, err = appendValue(b, v, 0); err != nil {
+				return nil, err
+			}
+		}
+		if sorted {
+			return b, nil
+		}
+		b = b[:start]
+	}
+	for k, v := range st.Values {
+		b = appendString(b, k)
+		if b, err = appendValue(b, v, 0); err != nil {
+			return nil, err
+		}
 	}
 	return b, nil
 }
@@ -306,9 +336,25 @@ func (r *taggedReader) state(st *State) {
 	}
 	n := r.count(2)
 	st.Values = make(map[string]any, n)
+	// Keys that come in ascending order are kept (State.keys), so that
+	// State.Keys need not sort them.
+	var keys []string
+	if n >= minCachedKeys {
+		keys = make([]string, 0, n)
+	}
 	for range n {
 		k := r.string()
+		if keys != nil {
+			if len(keys) > 0 && k <= keys[len(keys)-1] {
+				keys = nil
+			} else {
+				keys = append(keys, k)
+			}
+		}
 		st.Values[k] = r.value(0)
+	}
+	if len(keys) == len(st.Values) {
+		st.keys = keys
 	}
 	if len(r.b) != 0 {
 		st.Lifetime = time.Duration(r.varint())

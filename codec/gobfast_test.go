@@ -2,7 +2,9 @@ package codec_test
 
 import (
 	"encoding/gob"
+	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -108,4 +110,59 @@ func TestGobAppendEncode(t *testing.T) {
 			}
 		})
 	}
+}
+
+// State.Keys is sorted whatever happened to Values since the keys were
+// last in order: decoded, changed directly, re-encoded.
+func TestStateKeys(t *testing.T) {
+	now := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	st := &codec.State{Created: now, Deadline: now.Add(time.Hour), Values: map[string]any{}}
+	var want []string
+	for i := range 20 {
+		k := fmt.Sprintf("k%02d", 19-i)
+		st.Values[k] = i
+		want = append([]string{k}, want...)
+	}
+	check := func(what string, st *codec.State, want []string) {
+		t.Helper()
+		got := st.Keys()
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: Keys = %q, want %q", what, got, want)
+		}
+		got[0] = "changed by the caller" // the caller owns the slice
+		if again := st.Keys(); !reflect.DeepEqual(again, want) {
+			t.Fatalf("%s: Keys after the caller changed its slice = %q", what, again)
+		}
+	}
+	check("fresh", st, want)
+	first, err := codec.Gob{}.Encode(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back codec.State
+	if err := (codec.Gob{}).Decode(first, &back); err != nil {
+		t.Fatal(err)
+	}
+	check("decoded", &back, want)
+	// Records of the same state in key order are the same bytes.
+	again, err := codec.Gob{}.Encode(&back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(again) != string(first) {
+		t.Fatal("a decoded record encodes to other bytes")
+	}
+	// The same number of keys, not the same keys.
+	delete(back.Values, "k05")
+	back.Values["a"] = 1
+	check("changed", &back, append([]string{"a"}, slices.DeleteFunc(slices.Clone(want), func(k string) bool { return k == "k05" })...))
+	data, err := codec.Gob{}.Encode(&back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var third codec.State
+	if err := (codec.Gob{}).Decode(data, &third); err != nil || !reflect.DeepEqual(third.Values, back.Values) {
+		t.Fatalf("decoded %v, %v; want %v", third.Values, err, back.Values)
+	}
+	check("changed and decoded", &third, back.Keys())
 }
