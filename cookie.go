@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gorilla/securecookie"
+
+	"github.com/httpsession/httpsession/internal/header"
 )
 
 // Transport carries the token between client and server. The Manager
@@ -93,11 +94,8 @@ func (c *Cookie) prepare(now func() time.Time, custom bool) (*Cookie, error) {
 	p.now, p.custom, p.codecs = now, custom, nil
 	p.secure = strings.HasPrefix(p.Name, "__Host-") || strings.HasPrefix(p.Name, "__Secure-")
 	// Path and Domain are the same in every cookie: net/http checks and
-	// formats them once here, and setCookie writes the rest by hand.
-	p.attrs = ""
-	if full := (&http.Cookie{Name: p.Name, Path: p.Path, Domain: p.Domain}).String(); full != "" {
-		p.attrs = strings.TrimPrefix(full, p.Name+"=")
-	}
+	// formats them once here.
+	p.attrs = header.CookieAttrs(p.Name, p.Path, p.Domain)
 	switch {
 	case p.SameSite == http.SameSiteNoneMode && !p.Secure:
 		return nil, errors.New("httpsession: SameSite=None cookies must be Secure")
@@ -215,7 +213,7 @@ func (c *Cookie) WriteToken(w http.ResponseWriter, r *http.Request, token string
 			hc.MaxAge = -1
 		}
 	}
-	c.setCookie(w, hc)
+	header.SetCookie(w, hc, c.attrs)
 }
 
 // ClearToken expires the cookie.
@@ -226,57 +224,7 @@ func (c *Cookie) ClearToken(w http.ResponseWriter, r *http.Request) {
 	hc := c.cookie(r, "")
 	hc.MaxAge = -1
 	hc.Expires = time.Unix(1, 0)
-	c.setCookie(w, hc)
-}
-
-// setCookie adds hc to the response as http.SetCookie does, with the same
-// bytes, but formats it in one buffer: the name and path were checked by
-// prepare, and a token or a signed value needs no quoting or cleaning.
-// Anything else goes to http.SetCookie.
-func (c *Cookie) setCookie(w http.ResponseWriter, hc *http.Cookie) {
-	if c.attrs == "" || !plainCookieValue(hc.Value) {
-		http.SetCookie(w, hc)
-		return
-	}
-	var buf [256]byte
-	b := append(buf[:0], hc.Name...)
-	b = append(b, '=')
-	b = append(b, hc.Value...)
-	b = append(b, c.attrs...)
-	if hc.Expires.Year() >= 1601 { // net/http's validCookieExpires
-		b = hc.Expires.UTC().AppendFormat(append(b, "; Expires="...), http.TimeFormat)
-	}
-	switch {
-	case hc.MaxAge > 0:
-		b = strconv.AppendInt(append(b, "; Max-Age="...), int64(hc.MaxAge), 10)
-	case hc.MaxAge < 0:
-		b = append(b, "; Max-Age=0"...)
-	}
-	if hc.HttpOnly {
-		b = append(b, "; HttpOnly"...)
-	}
-	if hc.Secure {
-		b = append(b, "; Secure"...)
-	}
-	switch hc.SameSite {
-	case http.SameSiteNoneMode:
-		b = append(b, "; SameSite=None"...)
-	case http.SameSiteLaxMode:
-		b = append(b, "; SameSite=Lax"...)
-	case http.SameSiteStrictMode:
-		b = append(b, "; SameSite=Strict"...)
-	}
-	if hc.Partitioned {
-		b = append(b, "; Partitioned"...)
-	}
-	h := w.Header()
-	h["Set-Cookie"] = append(h["Set-Cookie"], string(b))
-}
-
-// plainCookieValue reports whether v is a cookie value net/http sends as
-// it is: base64url characters and '=' padding only.
-func plainCookieValue(v string) bool {
-	return isBase64URL(strings.TrimRight(v, "="))
+	header.SetCookie(w, hc, c.attrs)
 }
 
 func (c *Cookie) cookie(r *http.Request, value string) *http.Cookie {

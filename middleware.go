@@ -12,6 +12,7 @@ import (
 
 	"github.com/httpsession/httpsession/codec"
 	"github.com/httpsession/httpsession/internal/encbuf"
+	"github.com/httpsession/httpsession/internal/header"
 	"github.com/httpsession/httpsession/internal/storectx"
 )
 
@@ -33,7 +34,7 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &responseWriter{ResponseWriter: w, m: m}
 		if m.vary != "" {
-			addHeader(w.Header(), "Vary", m.vary, &sw.vary)
+			header.Add(w.Header(), "Vary", m.vary, &sw.vary)
 		}
 		s := &sw.s
 		// 1. Read the token and load its session, or start a new one.
@@ -166,12 +167,12 @@ func (w *responseWriter) tell(act tokenAction) {
 	case actKeep:
 		return
 	case actClear:
-		setHeader(w.Header(), "Cache-Control", "no-store", &w.noStore)
+		header.Set(w.Header(), "Cache-Control", "no-store", &w.noStore)
 		w.m.transport.ClearToken(w.ResponseWriter, w.r)
 		return
 	}
 	// Shared caches must not store a response that carries a token.
-	setHeader(w.Header(), "Cache-Control", "no-store", &w.noStore)
+	header.Set(w.Header(), "Cache-Control", "no-store", &w.noStore)
 	s := &w.s
 	s.mu.Lock()
 	token, expires := s.token, time.Time{}
@@ -180,26 +181,6 @@ func (w *responseWriter) tell(act tokenAction) {
 	}
 	s.mu.Unlock()
 	w.m.transport.WriteToken(w.ResponseWriter, w.r, token, expires)
-}
-
-// addHeader adds v under the canonical key k, as h.Add does; a header that
-// was not there yet takes its value slice from slot, which lives in the
-// response wrapper's allocation. Code that appends to it later gets a
-// slice of its own (its capacity is 1).
-func addHeader(h http.Header, k, v string, slot *[1]string) {
-	if old := h[k]; len(old) > 0 {
-		h[k] = append(old, v)
-		return
-	}
-	slot[0] = v
-	h[k] = slot[:]
-}
-
-// setHeader sets the canonical key k to v, as h.Set does, with its value
-// slice in slot.
-func setHeader(h http.Header, k, v string, slot *[1]string) {
-	slot[0] = v
-	h[k] = slot[:]
 }
 
 // saveLate saves changes made after the response started; keep is false
