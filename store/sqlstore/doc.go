@@ -144,7 +144,15 @@
 // readers do not wait for the writer; synchronous=NORMAL, which in WAL
 // mode survives a crash of the program (the last commits may be lost on a
 // power failure, the database stays intact); and a journal_size_limit.
-// Keep the file on a local file system. The sweep (DeleteExpired) keeps
-// the write-ahead log under about 16 MiB while it runs and truncates it at
-// its end; the package README says when to VACUUM.
+// Keep the file on a local file system.
+//
+// SQLite's own checkpoints cannot keep up with concurrent writers and
+// readers, and its write-ahead log then grows without bound. A Store on
+// an SQLite file runs a goroutine, from New to Close, that truncates the
+// log whenever it passes 8 MiB (wal_checkpoint(TRUNCATE), with the store's
+// statements held back for the milliseconds the last step takes), so the
+// log stays within a few times that while writes run; the sweep
+// (DeleteExpired) rests between its batches of 250 rows and truncates the
+// log at its end. Close the Store to stop the goroutine. The package
+// README has the measurements, and says when to VACUUM.
 package sqlstore

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -17,17 +18,26 @@ import (
 // three private.
 
 const (
-	// walMaxBytes is the size of the log file past which the store
-	// checkpoints the log fully and truncates it. SQLite's own checkpoints
-	// after a commit (wal_autocheckpoint, 1000 pages) are PASSIVE: under
-	// concurrent writers and readers they may never catch up with the end
-	// of the log, and the log only starts again from its beginning when one
-	// does, so it grows without bound.
-	walMaxBytes = 16 << 20
-	// walTimeout bounds one truncation, walAttempts the checkpoints it tries.
-	walTimeout  = 30 * time.Second
-	walAttempts = 20
-	// walHold bounds how long a truncation holds the store's writes back.
+	// walCheckpointBytes is the size of the write-ahead log past which the
+	// store's checkpointer copies the log into the database and truncates
+	// it. SQLite's own checkpoints after a commit (wal_autocheckpoint,
+	// 1000 pages) are PASSIVE: under concurrent writers and readers they
+	// never catch up with the end of the log, and the log only starts again
+	// from its beginning when one does, so it grows without bound.
+	walCheckpointBytes = 8 << 20
+	// walCheckEvery is how often the checkpointer looks at the log's size
+	// when nothing kicks it; the store's writes kick it every walKickWrites
+	// writes, and each batch of the sweep.
+	walCheckEvery = time.Second
+	walKickWrites = 64
+	// walTimeout bounds one truncation, walBusy the time it waits, with the
+	// store's statements held back, for the writers and readers of other
+	// processes (SQLite's busy_timeout on its connection).
+	walTimeout = 5 * time.Second
+	walBusy    = 100 * time.Millisecond
+	// walHold bounds the last step of a truncation, which holds the
+	// store's statements back: the wait for a connection (another user of
+	// the *sql.DB may hold the last one) and the checkpoint itself.
 	walHold = time.Second
 )
 
@@ -106,41 +116,115 @@ func sqliteFile(ctx context.Context, db *sql.DB) (string, error) {
 	return "", rows.Err()
 }
 
-// truncateWAL copies every page of the write-ahead log into the database
-// and truncates the log file to zero bytes, and reports whether it could
-// not finish (busy).
-//
-// The checkpoint needs SQLite's writer lock, which SQLite's busy handler
-// waits for by polling: under a steady stream of writes it starves, for
-// seconds, while the log keeps growing. So the store's own writes wait on
-// walMu while it runs; it then waits (up to busy_timeout) only for writers
-// of other processes and for readers of older snapshots, which takes
-// milliseconds. A checkpoint that another process runs makes SQLite give
-// up at once, without the busy handler: it tries again, a few times.
-func (s *Store) truncateWAL(ctx context.Context) (busy bool, err error) {
-	// Copy what can be copied without holding anyone back first, so that
-	// the writes wait only for the rest.
-	var b0, l0, d0 int64
-	_ = s.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&b0, &l0, &d0)
-	s.walMu.Lock()
-	defer s.walMu.Unlock()
-	// The store's writes wait meanwhile: a second at most, then the
-	// checkpoint is interrupted and the next check tries again.
-	ctx, cancel := context.WithTimeout(ctx, walHold)
-	defer cancel()
-	for attempt := 0; ; attempt++ {
-		if s.closed.Load() {
-			return false, errClosed
-		}
-		var b, logPages, done int64
-		err = s.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&b, &logPages, &done)
-		if err != nil || b == 0 || attempt == walAttempts-1 {
-			return b != 0, err
-		}
+// wrote counts a write and, every walKickWrites writes, wakes the
+// checkpointer to look at the log.
+func (s *Store) wrote() {
+	if s.walWrites.Add(1)%walKickWrites == 0 {
+		s.kickWAL()
+	}
+}
+
+// kickWAL wakes the checkpointer, unless it is awake already.
+func (s *Store) kickWAL() {
+	select {
+	case s.walKick <- struct{}{}:
+	default:
+	}
+}
+
+// walSize returns the size of the write-ahead log file, 0 if it is
+// missing.
+func (s *Store) walSize() int64 {
+	fi, err := os.Stat(s.wal)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// keepWAL is the checkpointer, a goroutine of each store on an SQLite
+// file from New to Close. When the log passes walCheckpointBytes it
+// truncates it (truncateWAL), off the path of requests: the log stays
+// within a few MiB while writes run, rather than growing until the next
+// sweep.
+func (s *Store) keepWAL(ctx context.Context) {
+	defer close(s.walDone)
+	tick := time.NewTicker(walCheckEvery)
+	defer tick.Stop()
+	for {
 		select {
 		case <-ctx.Done():
-			return true, ctx.Err()
-		case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
+			return
+		case <-tick.C:
+		case <-s.walKick:
 		}
+		if s.walSize() < walCheckpointBytes {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, walTimeout)
+		_, _ = s.truncateWAL(cctx) // busy or failed: the next look tries again
+		cancel()
 	}
+}
+
+// truncateWAL copies every page of the write-ahead log into the database
+// and truncates the log file to zero bytes, and reports whether readers
+// or another process kept it from finishing (busy).
+//
+// A checkpoint copies pages as far as the oldest read mark in use, and a
+// log starts over only once one has reached its end. PASSIVE checkpoints
+// hold no one back but rarely get there: readers that overlap one another
+// keep an old read mark in use, and writes go on. So it narrows down what
+// is left in three steps:
+//
+//   - a PASSIVE checkpoint, holding no one back, copies most of the log;
+//   - a second one runs while the sweep waits between two batches
+//     (walMu), and copies what the sweep and requests wrote meanwhile;
+//   - a TRUNCATE checkpoint holds logMu, which every other statement of
+//     the store holds shared: for the milliseconds it takes to copy the
+//     pages that requests wrote meanwhile and empty the log, the store's
+//     requests wait, and no reader of this process holds an old mark.
+//
+// It waits at most walBusy for the writers and readers of other
+// processes: a log it could not truncate is tried again at the next look.
+func (s *Store) truncateWAL(ctx context.Context) (busy bool, err error) {
+	var b, logPages, done int64
+	passive := func() error {
+		return s.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&b, &logPages, &done)
+	}
+	if err := passive(); err != nil {
+		return false, err
+	}
+	// walMu, then logMu, then the connection: the store's statements hold
+	// logMu shared while they wait for a connection.
+	s.walMu.Lock()
+	defer s.walMu.Unlock()
+	if err := passive(); err != nil {
+		return false, err
+	}
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, walHold)
+	defer cancel()
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+	var old int64
+	if err := conn.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&old); err != nil {
+		return false, err
+	}
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", walBusy.Milliseconds())); err != nil {
+		return false, err
+	}
+	defer func() {
+		// The connection goes back to the pool with its own busy_timeout,
+		// or not at all.
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf("PRAGMA busy_timeout = %d", old)); err != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	err = conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&b, &logPages, &done)
+	return b != 0, err
 }

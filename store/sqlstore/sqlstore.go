@@ -10,7 +10,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"net"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -126,9 +125,18 @@ type Store struct {
 	prepMu    sync.Mutex
 	closed    atomic.Bool
 
-	// SQLite: wal is the path of the write-ahead log ("" in memory).
-	wal   string
-	walMu sync.RWMutex // writes hold it shared, truncateWAL exclusive
+	// SQLite: wal is the path of the write-ahead log ("" in memory),
+	// which the checkpointer goroutine (keepWAL) bounds until Close stops
+	// it. Every statement on the file but the sweep's holds logMu shared,
+	// the checkpointer's truncation exclusive; a batch of the sweep holds
+	// walMu, which the truncation takes first.
+	walMu     sync.Mutex
+	wal       string
+	logMu     sync.RWMutex
+	walWrites atomic.Uint32
+	walKick   chan struct{}
+	walStop   context.CancelFunc
+	walDone   chan struct{}
 }
 
 var (
@@ -210,6 +218,13 @@ func New(db *sql.DB, opts Options) (*Store, error) {
 			return nil, err
 		}
 	}
+	if s.wal != "" {
+		var wctx context.Context
+		wctx, s.walStop = context.WithCancel(context.Background())
+		s.walKick = make(chan struct{}, 1)
+		s.walDone = make(chan struct{})
+		go s.keepWAL(wctx)
+	}
 	return s, nil
 }
 
@@ -285,9 +300,14 @@ func tableLockID(table string) int64 {
 	return int64(h >> 1)
 }
 
-// Close releases the statements the store has prepared. It does not close
-// the *sql.DB. Calls after Close fail. Close always returns nil.
+// Close releases the statements the store has prepared and, on an SQLite
+// file, stops the goroutine that checkpoints its write-ahead log. It does
+// not close the *sql.DB. Calls after Close fail. Close always returns nil.
 func (s *Store) Close() error {
+	if s.walStop != nil {
+		s.walStop()
+		<-s.walDone
+	}
 	s.prepMu.Lock()
 	s.closed.Store(true)
 	for i := range s.stmts {
@@ -326,8 +346,9 @@ func (s *Store) stmt(ctx context.Context, q query) (*sql.Stmt, error) {
 // exec runs q, a statement that writes, and returns the rows it affected.
 func (s *Store) exec(ctx context.Context, q query, args ...any) (int64, error) {
 	if s.wal != "" {
-		s.walMu.RLock()
-		defer s.walMu.RUnlock()
+		s.logMu.RLock()
+		defer s.logMu.RUnlock()
+		defer s.wrote()
 	}
 	var (
 		res sql.Result
@@ -368,6 +389,10 @@ func (s *Store) query(ctx context.Context, q query, args ...any) (*sql.Rows, err
 // queryRow runs q, which selects at most one row, and scans it into dest.
 // No row is sql.ErrNoRows.
 func (s *Store) queryRow(ctx context.Context, q query, args []any, dest ...any) error {
+	if s.wal != "" {
+		s.logMu.RLock()
+		defer s.logMu.RUnlock()
+	}
 	if s.noPrepare {
 		if s.closed.Load() {
 			return errClosed
@@ -554,6 +579,10 @@ type listEntry struct {
 // listPage reads the live records after key `after`, up to the page
 // bounds, and reports whether there may be more.
 func (s *Store) listPage(ctx context.Context, after string) (page []listEntry, more bool, err error) {
+	if s.wal != "" {
+		s.logMu.RLock()
+		defer s.logMu.RUnlock()
+	}
 	rows, err := s.query(ctx, qList, after, s.nowMs(), listPageRows)
 	if err != nil {
 		return nil, false, err
@@ -591,10 +620,11 @@ func (s *Store) listPage(ctx context.Context, after string) (page []listEntry, m
 // milliseconds; 10 seconds at most) and counts, and no other starts.
 //
 // On SQLite it rests after each full batch for as long as the batch took
-// (at most 20 ms), keeps the write-ahead log under 16 MiB as it goes, and
-// truncates the log when the sweep is done: the Manager's janitor calls it
-// every CleanupInterval, so the log of a running program is cut back
-// then even when nothing expired.
+// (at most 20 ms), so that requests' writes get the writer lock and the
+// CPU in between, wakes the store's checkpointer, which keeps the
+// write-ahead log near 8 MiB, and truncates the log when nothing expired
+// is left: the Manager's janitor calls it every CleanupInterval, so the
+// log of a running program is emptied then even when nothing expired.
 func (s *Store) DeleteExpired(ctx context.Context, limit int) (int, error) {
 	now := s.nowMs()
 	size := sweepBatch
@@ -613,13 +643,16 @@ func (s *Store) DeleteExpired(ctx context.Context, limit int) (int, error) {
 		if err != nil {
 			return total, fail("delete expired", err)
 		}
-		done := n < batch || (limit > 0 && total >= limit)
+		// Nothing expired is left when a batch found fewer than it could
+		// take; the caller calls again when it reached the limit.
+		over := n < batch
+		full := limit > 0 && total >= limit
 		if s.wal != "" {
-			if err := s.afterSweepBatch(ctx, done, time.Since(start)); err != nil {
+			if err := s.afterSweepBatch(ctx, over, time.Since(start)); err != nil && !full {
 				return total, fail("delete expired", err)
 			}
 		}
-		if done {
+		if over || full {
 			return total, nil
 		}
 	}
@@ -641,11 +674,10 @@ func (s *Store) sweep(ctx context.Context, now int64, batch int) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	// walMu before a connection, as exec and truncateWAL take them: a
-	// truncation holds walMu while it waits for a connection.
+	// walMu before a connection, as truncateWAL takes them.
 	if s.wal != "" {
-		s.walMu.RLock()
-		defer s.walMu.RUnlock()
+		s.walMu.Lock()
+		defer s.walMu.Unlock()
 	}
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
@@ -673,19 +705,16 @@ func (s *Store) sweep(ctx context.Context, now int64, batch int) (int, error) {
 	return int(n), nil
 }
 
-// afterSweepBatch bounds SQLite's write-ahead log after a batch of the
-// sweep and, unless the sweep is done, rests for as long as the batch
-// took, at most sweepPause.
-func (s *Store) afterSweepBatch(ctx context.Context, done bool, took time.Duration) error {
-	if done {
+// afterSweepBatch truncates SQLite's write-ahead log when the sweep is
+// over; otherwise it wakes the checkpointer and rests for as long as the
+// batch took, at most sweepPause, so that requests' writes get SQLite's
+// writer lock and the CPU in between.
+func (s *Store) afterSweepBatch(ctx context.Context, over bool, took time.Duration) error {
+	if over {
 		_, err := s.truncateWAL(ctx)
 		return err
 	}
-	if fi, err := os.Stat(s.wal); err == nil && fi.Size() > walMaxBytes {
-		if _, err := s.truncateWAL(ctx); err != nil {
-			return err
-		}
-	}
+	s.kickWAL()
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
@@ -699,6 +728,10 @@ func (s *Store) afterSweepBatch(ctx context.Context, done bool, took time.Durati
 func (s *Store) OwnerKeys(ctx context.Context, owner string) ([]string, error) {
 	if owner == "" || len(owner) > MaxOwnerLen || !textOK(owner) {
 		return nil, nil
+	}
+	if s.wal != "" {
+		s.logMu.RLock()
+		defer s.logMu.RUnlock()
 	}
 	rows, err := s.query(ctx, qOwner, owner, s.nowMs())
 	if err != nil {
