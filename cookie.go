@@ -13,25 +13,7 @@ import (
 	"github.com/httpsession/httpsession/internal/header"
 )
 
-// Transport carries the token between client and server. The Manager
-// validates every token a Transport reads before it reaches a store, and a
-// token it did not issue is never adopted.
-type Transport interface {
-	// ReadToken returns the token the request presents, or "".
-	ReadToken(r *http.Request) string
-	// WriteToken sends a new or renewed token with the response. expires
-	// is when the client should forget it: the session's absolute
-	// deadline, or zero for a token that ends with the browser session.
-	WriteToken(w http.ResponseWriter, r *http.Request, token string, expires time.Time)
-	// ClearToken tells the client to forget its token.
-	ClearToken(w http.ResponseWriter, r *http.Request)
-	// Vary returns the request header the token comes in, which the
-	// Manager names in the Vary header of every response so that caches
-	// keep the responses of different sessions apart; "" for none.
-	Vary() string
-}
-
-// Cookie is the default Transport: the token in one cookie, signed (and
+// Cookie is the default transport.Transport: the token in one cookie, signed (and
 // optionally encrypted) when Keys are given. To change its defaults, set
 // Config.Transport to a *Cookie; New checks it and works on a copy.
 type Cookie struct {

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/httpsession/httpsession/transport"
 )
 
 // Fuzz targets for everything a client controls on the way to a store: the
@@ -61,7 +63,7 @@ func fuzzTransport(tb testing.TB, keys ...Key) *Cookie {
 }
 
 // cookieValue returns the value of the cookie t sets for token.
-func cookieValue(tb testing.TB, t Transport, token string) string {
+func cookieValue(tb testing.TB, t transport.Transport, token string) string {
 	tb.Helper()
 	rec := httptest.NewRecorder()
 	t.WriteToken(rec, httptest.NewRequest("GET", "/", nil), token, time.Now().Add(time.Hour))

@@ -12,6 +12,7 @@ import (
 	"github.com/httpsession/httpsession/codec"
 	"github.com/httpsession/httpsession/internal/janitor"
 	"github.com/httpsession/httpsession/metrics"
+	"github.com/httpsession/httpsession/transport"
 )
 
 // Config configures a Manager. The zero value of every field except Store
@@ -41,8 +42,8 @@ type Config struct {
 	// negative value turns it off.
 	RenewGrace time.Duration
 	// Transport carries tokens. The default is a *Cookie with its
-	// defaults; package transport has the others.
-	Transport Transport
+	// defaults; package transport has the others and the interface.
+	Transport transport.Transport
 	// MaxSize is the largest encoded session in bytes; a save over it fails
 	// with ErrTooLarge. The default is 1 MiB; a negative value means no
 	// limit beyond the store's own.
@@ -104,7 +105,7 @@ type Client struct {
 // A Manager is safe for concurrent use.
 type Manager struct {
 	cfg       Config
-	transport Transport
+	transport transport.Transport
 	vary      string
 	persist   bool // the transport's default cookie kind
 	sleep     func(ctx context.Context, d time.Duration) error

@@ -1,6 +1,8 @@
-// Package transport holds the Transports of httpsession besides its
-// default cookie: Header for APIs whose clients send a bearer token, and
-// Form for clients that cannot keep cookies.
+// Package transport holds the contract of what carries a session token
+// between client and server, Transport, and the Transports of httpsession
+// besides its default cookie (httpsession.Cookie): Header for APIs whose
+// clients send a bearer token, and Form for clients that cannot keep
+// cookies.
 package transport
 
 import (
@@ -11,13 +13,30 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
-	"github.com/httpsession/httpsession"
 )
 
+// Transport carries the token between client and server. An httpsession
+// Manager validates every token a Transport reads before it reaches a
+// store, and a token it did not issue is never adopted. Set one in
+// httpsession.Config.Transport.
+type Transport interface {
+	// ReadToken returns the token the request presents, or "".
+	ReadToken(r *http.Request) string
+	// WriteToken sends a new or renewed token with the response. expires
+	// is when the client should forget it: the session's absolute
+	// deadline, or zero for a token that ends with the browser session.
+	WriteToken(w http.ResponseWriter, r *http.Request, token string, expires time.Time)
+	// ClearToken tells the client to forget its token.
+	ClearToken(w http.ResponseWriter, r *http.Request)
+	// Vary returns the request header the token comes in, which the
+	// Manager names in the Vary header of every response so that caches
+	// keep the responses of different sessions apart; "" for none.
+	Vary() string
+}
+
 var (
-	_ httpsession.Transport = Header{}
-	_ httpsession.Transport = Form{}
+	_ Transport = Header{}
+	_ Transport = Form{}
 )
 
 // Header reads the token from a request header and sends new tokens
