@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/securecookie"
 
+	"github.com/httpsession/httpsession/internal/base64url"
 	"github.com/httpsession/httpsession/internal/header"
 )
 
@@ -152,7 +153,7 @@ func (c *Cookie) token(v string, verified *int) (token string, last bool) {
 		}
 		return "", false
 	}
-	if len(v) < tokenLen || len(v) > 4096 || !isBase64URL(strings.TrimRight(v, "=")) {
+	if len(v) < tokenLen || len(v) > 4096 || !base64url.Valid(strings.TrimRight(v, "=")) {
 		return "", false // cannot be a signed value: costs no verification
 	}
 	if *verified++; *verified > maxVerified {

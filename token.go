@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+
+	"github.com/httpsession/httpsession/internal/base64url"
 )
 
 // tokenBytes is the entropy of a token: 256 bits.
@@ -43,26 +45,8 @@ func validToken(t string, custom bool) bool {
 	} else if len(t) != tokenLen {
 		return false
 	}
-	return isBase64URL(t)
+	return base64url.Valid(t)
 }
-
-// isBase64URL reports whether s holds base64url characters only.
-func isBase64URL(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !base64URLChars[s[i]] {
-			return false
-		}
-	}
-	return true
-}
-
-// base64URLChars marks the bytes of the base64url alphabet.
-var base64URLChars = func() (t [256]bool) {
-	for c := range t {
-		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_'
-	}
-	return t
-}()
 
 // StoreKey returns the key under which the session of token is stored: the
 // lowercase hex SHA-256 of the token. A dump of a store therefore yields no

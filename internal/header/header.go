@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/httpsession/httpsession/internal/base64url"
 )
 
 // CookieAttrs returns the Path and Domain attributes of a cookie as
@@ -68,15 +70,9 @@ func SetCookie(w http.ResponseWriter, hc *http.Cookie, attrs string) {
 }
 
 // plain reports whether net/http sends the cookie value v as it is:
-// base64url characters and '=' only.
+// base64url characters and '=' padding only.
 func plain(v string) bool {
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '=') {
-			return false
-		}
-	}
-	return true
+	return base64url.Valid(strings.TrimRight(v, "="))
 }
 
 // Add adds v under the canonical key k, as h.Add does; a header that was
