@@ -22,6 +22,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -41,7 +42,12 @@ func main() {
 	idle := flag.Duration("idle", 5*time.Second, "how long to measure the readers before the sweep")
 	dataSize := flag.Int("data", 256, "bytes of data per record")
 	dir := flag.String("dir", "", "directory for the database (default: a new temporary one, removed at the end)")
+	order := flag.String("order", "spread", "which expired records expire first: spread (every 86,400th record inserted, so each batch touches pages all over the table) or insert (the first inserted, as sessions that were never touched again)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the sweep to this file")
 	flag.Parse()
+	if *order != "spread" && *order != "insert" {
+		log.Fatalf("-order %q: want spread or insert", *order)
+	}
 
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "sweepbench-")
@@ -69,7 +75,7 @@ func main() {
 	ctx := context.Background()
 
 	t0 := time.Now()
-	liveKeys := fill(ctx, db, *rows, *live, *dataSize)
+	liveKeys := fill(ctx, db, *rows, *live, *dataSize, *order == "insert")
 	fi, _ := os.Stat(path)
 	fmt.Printf("filled %d expired and %d live records in %v; database %.0f MB\n",
 		*rows, *live, time.Since(t0).Round(time.Millisecond), float64(fi.Size())/1e6)
@@ -85,6 +91,17 @@ func main() {
 		took           time.Duration
 	)
 	busyStats := load(ctx, s, liveKeys, *readers, *pace, *dataSize, path, func() {
+		if *cpuProfile != "" {
+			f, err := os.Create(*cpuProfile)
+			if err != nil {
+				log.Fatal(err)
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				log.Fatal(err)
+			}
+			defer pprof.StopCPUProfile()
+		}
 		start := time.Now()
 		deleted, calls, sweepErrs = janitor(s)
 		took = time.Since(start)
@@ -113,8 +130,9 @@ func key(label string) string {
 }
 
 // fill inserts expired records and live ones, in large transactions, and
-// returns the live ones' keys.
-func fill(ctx context.Context, db *sql.DB, rows, live, size int) []string {
+// returns the live ones' keys. The expired ones expire in the order they
+// were inserted if inOrder, else in an order spread over the table.
+func fill(ctx context.Context, db *sql.DB, rows, live, size int, inOrder bool) []string {
 	now := time.Now()
 	data := make([]byte, size)
 	for i := range data {
@@ -137,8 +155,12 @@ func fill(ctx context.Context, db *sql.DB, rows, live, size int) []string {
 				if i%10 == 0 {
 					owner = fmt.Sprint("user", i%5000)
 				}
-				// Spread the expired ones over the last day.
+				// Spread the expired ones over the last day, or make the
+				// first inserted expire first.
 				exp := expires.Add(-time.Duration(i%86400) * time.Second)
+				if inOrder {
+					exp = expires.Add(-time.Duration(to-i) * time.Millisecond)
+				}
 				if _, err := st.Exec(k, data, exp.UnixMilli(), owner); err != nil {
 					log.Fatal(err)
 				}
