@@ -137,6 +137,14 @@ type Store struct {
 	walKick   chan struct{}
 	walStop   context.CancelFunc
 	walDone   chan struct{}
+
+	// writeTurn, on SQLite, lets one of the store's writing statements
+	// run at a time. SQLite has one writer; without a queue of its own,
+	// the store's writers wait for each other in SQLite's busy handler,
+	// which polls with sleeps, and on a loaded machine one of them can
+	// lose every poll until busy_timeout ends it with SQLITE_BUSY. A
+	// channel's waiters are served in the order they came.
+	writeTurn chan struct{}
 }
 
 var (
@@ -203,6 +211,7 @@ func New(db *sql.DB, opts Options) (*Store, error) {
 			return nil, err
 		}
 	case SQLite:
+		s.writeTurn = make(chan struct{}, 1)
 		// The ping made the file, with the umask's permissions.
 		file, err := sqliteFile(ctx, db)
 		if err == nil && file != "" {
@@ -350,6 +359,10 @@ func (s *Store) exec(ctx context.Context, q query, args ...any) (int64, error) {
 		defer s.logMu.RUnlock()
 		defer s.wrote()
 	}
+	if err := s.takeWriteTurn(ctx); err != nil {
+		return 0, err
+	}
+	defer s.endWriteTurn()
 	var (
 		res sql.Result
 		err error
@@ -679,6 +692,10 @@ func (s *Store) sweep(ctx context.Context, now int64, batch int) (int, error) {
 		s.walMu.Lock()
 		defer s.walMu.Unlock()
 	}
+	if err := s.takeWriteTurn(ctx); err != nil {
+		return 0, err
+	}
+	defer s.endWriteTurn()
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return 0, err
@@ -703,6 +720,27 @@ func (s *Store) sweep(ctx context.Context, now int64, batch int) (int, error) {
 		return 0, err
 	}
 	return int(n), nil
+}
+
+// takeWriteTurn waits, on SQLite, until no other writing statement of the
+// store runs, or until ctx ends.
+func (s *Store) takeWriteTurn(ctx context.Context) error {
+	if s.writeTurn == nil {
+		return nil
+	}
+	select {
+	case s.writeTurn <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// endWriteTurn lets the next writing statement run.
+func (s *Store) endWriteTurn() {
+	if s.writeTurn != nil {
+		<-s.writeTurn
+	}
 }
 
 // afterSweepBatch truncates SQLite's write-ahead log when the sweep is
