@@ -360,7 +360,7 @@ func writeGrowthChart(path string, g *growth) error {
 			maxY = max(maxY, logNs(ns))
 		}
 	}
-	maxY = math.Ceil(maxY + 0.3)
+	maxY = math.Ceil(maxY) + 1 // a decade of room for the legend
 	times.Y.Min, times.Y.Max = 0, maxY
 	times.Y.Tick.Marker = decadeTicks(maxY)
 	const barW = 14
@@ -430,7 +430,13 @@ func writeGrowthChart(path string, g *growth) error {
 	target.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 	ratios.Add(target)
 	ratios.Legend.Add(fmt.Sprintf("target %.2f×", growthLimit), target)
-	ratios.Y.Min, ratios.Y.Max = 0, math.Ceil((maxR+0.15)*4)/4
+	// Room above the bars for the legend, and a tick every 0.25.
+	ratios.Y.Min, ratios.Y.Max = 0, math.Ceil(maxR*1.4*4)/4
+	var ticks plot.ConstantTicks
+	for y := 0.0; y <= ratios.Y.Max+1e-9; y += 0.25 {
+		ticks = append(ticks, plot.Tick{Value: y, Label: fmt.Sprintf("%.2f", y)})
+	}
+	ratios.Y.Tick.Marker = ticks
 	ratios.NominalX(names...)
 
 	img := vgimg.NewWith(vgimg.UseWH(vg.Points(1100), vg.Points(330)), vgimg.UseDPI(96))
