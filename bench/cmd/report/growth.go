@@ -313,8 +313,14 @@ func (r *report) sqliteSweepTable() {
 		if ratio > sqliteP99Factor {
 			missed = append(missed, "p99")
 		}
-		if v("errors") > 0 || v("left") > 0 || v("deleted") != v("gone") {
-			missed = append(missed, "errors or count")
+		if v("errors") > 0 {
+			missed = append(missed, "errors")
+		}
+		if v("left") > 0 {
+			missed = append(missed, "rows left")
+		}
+		if v("deleted") != v("gone") {
+			missed = append(missed, "miscount")
 		}
 		status := "**met**"
 		if len(missed) > 0 {
