@@ -1,5 +1,7 @@
 GO ?= go
-STATICCHECK_VERSION ?= 2025.1.1
+# staticcheck 2025.1.1, by its module version: the module proxy serves
+# honnef.co/go/tools by semantic version (v0.6.1), not by release name.
+STATICCHECK_VERSION ?= v0.6.1
 STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 FUZZTIME ?= 30s
 
@@ -120,7 +122,7 @@ bench-pkg:
 # when it is missing or another version.
 lint:
 	$(GO) vet ./...
-	@if ! $(STATICCHECK) -version 2>/dev/null | grep -q '$(STATICCHECK_VERSION)'; then \
+	@if ! $(STATICCHECK) -version 2>/dev/null | grep -q '($(STATICCHECK_VERSION:v%=%))'; then \
 	  echo "Installing staticcheck $(STATICCHECK_VERSION) (honnef.co/go/tools) into $$($(GO) env GOPATH)/bin..."; \
 	  $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); \
 	fi
