@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -16,6 +17,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -511,4 +515,96 @@ func TestSessionRate(t *testing.T) {
 	if st := m.Stats(); st.Created != 20 {
 		t.Errorf("without -session-rate: %d sessions created, want 20", st.Created)
 	}
+}
+
+// TestSQLitePrivateAndBounded runs the example on -store sqlite:PATH under
+// umask 022: 5,000 anonymous puts from 4 clients at once make 5,000 new
+// sessions, while a sampler reads the size of the write-ahead log. The
+// database, -wal and -shm files are 0600 and the log never passes 32 MB.
+func TestSQLitePrivateAndBounded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sessions.sqlite")
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	store, closeStore, err := open.Open(context.Background(), "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closeStore() })
+	srv, m := serveStore(t, store, options{})
+
+	const sessions, clients, limit = 5000, 4, 32 << 20
+	var maxWAL atomic.Int64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() > maxWAL.Load() {
+				maxWAL.Store(fi.Size())
+			}
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	var (
+		next   atomic.Int64
+		failed atomic.Int64
+		wg     sync.WaitGroup
+	)
+	deadline := time.Now().Add(5 * time.Minute)
+	for range clients {
+		wg.Go(func() {
+			c := noRedirects() // no jar: every put is a new visitor
+			for next.Add(1) <= sessions && time.Now().Before(deadline) {
+				req, _ := http.NewRequest("POST", srv.URL+"/api/put?key=k&value="+strings.Repeat("x", 500), nil)
+				resp, err := c.Do(req)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	<-sampled
+	if n := failed.Load(); n > 0 {
+		t.Errorf("%d of %d puts failed", n, sessions)
+	}
+	if st := m.Stats(); st.Created != sessions {
+		t.Errorf("%d sessions created in 5 minutes, want %d", st.Created, sessions)
+	}
+	if w := maxWAL.Load(); w >= limit {
+		t.Errorf("the write-ahead log reached %.1f MB, want under 32 MB", float64(w)/(1<<20))
+	} else {
+		t.Logf("largest write-ahead log: %.1f MB", float64(w)/(1<<20))
+	}
+	if got, want := modes(path), [3]string{"0600", "0600", "0600"}; got != want {
+		t.Errorf("database, -wal and -shm modes = %v, want %v", got, want)
+	}
+}
+
+// modes returns the permission bits of the database at path and of its
+// -wal and -shm files ("-" for a missing file).
+func modes(path string) [3]string {
+	var out [3]string
+	for i, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			out[i] = "-"
+			continue
+		}
+		out[i] = fmt.Sprintf("%#o", fi.Mode().Perm())
+	}
+	return out
 }
