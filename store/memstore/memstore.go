@@ -67,28 +67,35 @@ var ErrFull = fmt.Errorf("memstore: full of sessions with an owner: %w", httpses
 // Store is an in-process store. It implements httpsession.Store, Toucher,
 // Lister, Cleaner and OwnerIndex, and is safe for concurrent use.
 //
-// Records sit in a slab of fixed-size pages addressed by int32, and the
-// index from key to slot holds no pointers for the Manager's keys (64
-// lowercase hex characters, kept as 32 bytes), so the garbage collector
-// scans about one pointer per record, not six. Two intrusive
+// Records sit in a slab of fixed-size pages addressed by int32, their data
+// in an arena of pointer-free chunks, and the index from key to slot holds
+// no pointers for the Manager's keys (64 lowercase hex characters, kept as
+// 32 bytes): the garbage collector has no pointer to follow per record, so
+// a million sessions cost it about what a thousand do. Two intrusive
 // least-recently-used lists (records with and without an owner) and
-// one-second expiry buckets link slots by index.
+// one-second expiry buckets link slots by index. Memory that held records
+// that went is reused for new ones, not given back (see arena).
 type Store struct {
 	maxEntries int
 	maxBytes   int64
 	now        func() time.Time
 
-	mu      sync.Mutex
-	pages   [][]slot
-	free    int32 // first free slot, linked through lru.next; none: nilSlot
-	hexKeys map[[32]byte]int32
-	strKeys map[string]int32 // keys that are not 64 lowercase hex characters
-	anon    lruList          // records without an owner
-	owned   lruList          // records with an owner
-	owners  map[string]map[int32]struct{}
-	expiry  expiryIndex
-	bytes   int64
-	version uint64 // last version issued
+	mu        sync.Mutex
+	pages     [][]slot
+	free      int32 // first free slot, linked through lru.next; none: nilSlot
+	hexKeys   map[[32]byte]int32
+	strKeys   map[string]int32 // keys that are not 64 lowercase hex characters
+	strOf     map[int32]string // and the other way
+	anon      lruList          // records without an owner
+	owned     lruList          // records with an owner
+	owners    map[string]int32 // owner → 1 + its entry in ownerTab
+	ownerTab  []ownerEntry
+	ownerFree []int32 // entries of ownerTab free for reuse, as 1 + index
+	arena     arena
+	big       map[int32][]byte // data of records over maxClassSize, by slot
+	expiry    expiryIndex
+	bytes     int64
+	version   uint64 // last version issued
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -96,27 +103,65 @@ type Store struct {
 }
 
 // slot is one record. A slot whose inUse is false is on the free list.
+// It holds no pointers, so the garbage collector does not scan the slab:
+// the data is in the arena (or big), the owner in ownerTab, a key that is
+// not hex in strOf.
 type slot struct {
-	data    []byte
-	owner   string
-	strKey  string   // the key, when it is not hex
-	hexKey  [32]byte // the key, decoded, when it is hex
-	expires int64    // Unix nanoseconds
-	version uint64
-	lru     links // in anon or owned
-	exp     links // in its expiry bucket
-	keyLen  int32
-	inUse   bool
-	isHex   bool
+	hexKey   [32]byte // the key, decoded, when it is hex
+	expires  int64    // Unix nanoseconds
+	version  uint64
+	blk      blockRef // the data's block, for a class of the arena
+	lru      links    // in anon or owned
+	exp      links    // in its expiry bucket
+	dataLen  int32
+	keyLen   int32
+	owner    int32 // 1 + its owner's entry in ownerTab; 0: no owner
+	ownerLen int32
+	class    uint8 // the data's class in the arena, or noData or bigData
+	inUse    bool
+	isHex    bool
 }
 
-func (sl *slot) size() int64 { return int64(int(sl.keyLen) + len(sl.data) + len(sl.owner)) }
+// Classes of data that are not in the arena.
+const (
+	noData  uint8 = 255 // empty
+	bigData uint8 = 254 // in Store.big
+)
 
-func (sl *slot) key() string {
-	if sl.isHex {
+// ownerEntry is an owner and the slots of its records.
+type ownerEntry struct {
+	name  string
+	slots map[int32]struct{}
+}
+
+func (sl *slot) size() int64 { return int64(sl.keyLen) + int64(sl.dataLen) + int64(sl.ownerLen) }
+
+// keyOf returns the key of slot i. s.mu must be held.
+func (s *Store) keyOf(i int32) string {
+	if sl := s.slot(i); sl.isHex {
 		return hexString(&sl.hexKey)
 	}
-	return sl.strKey
+	return s.strOf[i]
+}
+
+// ownerOf returns the owner of slot sl, "" if none. s.mu must be held.
+func (s *Store) ownerOf(sl *slot) string {
+	if sl.owner == 0 {
+		return ""
+	}
+	return s.ownerTab[sl.owner-1].name
+}
+
+// dataOf returns the data of slot i, not a copy. s.mu must be held.
+func (s *Store) dataOf(i int32) []byte {
+	switch sl := s.slot(i); sl.class {
+	case noData:
+		return nil
+	case bigData:
+		return s.big[i]
+	default:
+		return s.arena.bytes(sl.blk, sl.dataLen)
+	}
 }
 
 func recordSize(key string, rec httpsession.Record) int64 {
@@ -141,9 +186,12 @@ func New(opts Options) *Store {
 		free:       nilSlot,
 		hexKeys:    map[[32]byte]int32{},
 		strKeys:    map[string]int32{},
+		strOf:      map[int32]string{},
 		anon:       newLRUList(),
 		owned:      newLRUList(),
-		owners:     map[string]map[int32]struct{}{},
+		owners:     map[string]int32{},
+		arena:      newArena(),
+		big:        map[int32][]byte{},
 		expiry:     expiryIndex{buckets: map[int64]*bucket{}},
 		done:       make(chan struct{}),
 		stop:       make(chan struct{}),
@@ -218,12 +266,7 @@ func (s *Store) Get(ctx context.Context, key string) (httpsession.Record, error)
 	}
 	sl := s.slot(i)
 	s.listOf(sl).moveToFront(s, i)
-	return httpsession.Record{
-		Data:    bytes.Clone(sl.data),
-		Expires: time.Unix(0, sl.expires),
-		Version: sl.version,
-		Owner:   sl.owner,
-	}, nil
+	return s.record(i), nil
 }
 
 // Put stores a copy of rec under key if rec.Version is the live record's
@@ -243,10 +286,9 @@ func (s *Store) Put(ctx context.Context, key string, rec httpsession.Record) (ui
 	now := s.now()
 	nowNano := unixNano(now)
 	// A large record is copied before the lock is taken; a small one under
-	// it, into the buffer of the record it replaces when that fits, so a
-	// session rewritten request after request costs no allocation here.
-	var data []byte
-	large := len(rec.Data) > copyUnderLock
+	// it, into the arena (setData).
+	data := rec.Data
+	large := len(rec.Data) > maxClassSize
 	if large {
 		data = bytes.Clone(rec.Data)
 	}
@@ -278,36 +320,72 @@ func (s *Store) Put(ctx context.Context, key string, rec httpsession.Record) (ui
 	if err := s.makeRoom(i, rec.Owner != "", addEntries, addBytes, nowNano); err != nil {
 		return 0, err
 	}
-	if !large {
-		data = s.copyData(i, rec.Data)
-	}
 	s.version++
 	fresh := i == nilSlot
 	if fresh {
 		i = s.insert(&k)
 	}
-	s.write(i, fresh, data, rec.Owner, unixNano(rec.Expires), s.version)
+	s.write(i, fresh, data, large, rec.Owner, unixNano(rec.Expires), s.version)
 	s.evict(i)
 	return s.version, nil
 }
 
-// copyUnderLock is the largest record Put copies under the lock: 16 KiB
-// take well under a microsecond to copy.
-const copyUnderLock = 16 << 10
-
-// copyData returns a copy of data for slot i (nilSlot: a new record): in
-// the buffer slot i holds when it is large enough and not more than twice
-// too large, else in a new one. No one else ever sees a slot's buffer:
-// Get and List hand out copies. s.mu must be held.
-func (s *Store) copyData(i int32, data []byte) []byte {
-	if data != nil && i != nilSlot {
-		if old := s.slot(i).data; cap(old) >= len(data) && cap(old) <= 2*len(data)+64 {
-			old = old[:len(data)]
-			copy(old, data)
-			return old
-		}
+// record returns a copy of slot i's record. s.mu must be held.
+func (s *Store) record(i int32) httpsession.Record {
+	sl := s.slot(i)
+	return httpsession.Record{
+		Data:    bytes.Clone(s.dataOf(i)),
+		Expires: time.Unix(0, sl.expires),
+		Version: sl.version,
+		Owner:   s.ownerOf(sl),
 	}
-	return bytes.Clone(data)
+}
+
+// setData makes data slot i's record data: in the arena block the slot
+// holds when data is of the same class, else in a new one; data over
+// maxClassSize is kept as it is when it is a copy already (owned), and
+// copied otherwise. No one else ever sees the stored bytes: Get and List
+// hand out copies. s.mu must be held.
+func (s *Store) setData(i int32, data []byte, owned bool) {
+	sl := s.slot(i)
+	c := noData
+	switch {
+	case len(data) > maxClassSize:
+		c = bigData
+	case len(data) > 0:
+		c = classOf(len(data))
+	}
+	if c != sl.class || c == bigData {
+		s.freeData(i)
+		switch c {
+		case bigData:
+			if !owned {
+				data = bytes.Clone(data)
+			}
+			s.big[i] = data
+		case noData:
+		default:
+			sl.blk = s.arena.alloc(c)
+		}
+		sl.class = c
+	}
+	sl.dataLen = int32(len(data))
+	if c < numClasses {
+		copy(s.arena.bytes(sl.blk, sl.dataLen), data)
+	}
+}
+
+// freeData drops slot i's data. s.mu must be held.
+func (s *Store) freeData(i int32) {
+	sl := s.slot(i)
+	switch sl.class {
+	case noData:
+	case bigData:
+		delete(s.big, i)
+	default:
+		s.arena.release(sl.class, sl.blk)
+	}
+	sl.class, sl.dataLen, sl.blk = noData, 0, blockRef{}
 }
 
 // makeRoom removes expired records while the store would be over a bound
@@ -328,7 +406,7 @@ func (s *Store) makeRoom(i int32, owned bool, addEntries int, addBytes, now int6
 	}
 	// Only the records without an owner may go, and not slot i itself.
 	entries, held := s.owned.n, s.owned.bytes
-	if i != nilSlot && s.slot(i).owner == "" {
+	if i != nilSlot && s.slot(i).owner == 0 {
 		entries++
 		held += s.slot(i).size()
 	}
@@ -405,7 +483,7 @@ func (s *Store) List(ctx context.Context, fn func(key string, rec httpsession.Re
 	keys := make([]string, 0, s.anon.n+s.owned.n)
 	for _, l := range []*lruList{&s.owned, &s.anon} {
 		for i := l.head; i != nilSlot; i = s.slot(i).lru.next {
-			keys = append(keys, s.slot(i).key())
+			keys = append(keys, s.keyOf(i))
 		}
 	}
 	s.mu.Unlock()
@@ -418,8 +496,7 @@ func (s *Store) List(ctx context.Context, fn func(key string, rec httpsession.Re
 		i := s.live(&ik, unixNano(s.now()))
 		var rec httpsession.Record
 		if i != nilSlot {
-			sl := s.slot(i)
-			rec = httpsession.Record{Data: bytes.Clone(sl.data), Expires: time.Unix(0, sl.expires), Version: sl.version, Owner: sl.owner}
+			rec = s.record(i)
 		}
 		s.mu.Unlock()
 		if i != nilSlot && !fn(k, rec) {
@@ -464,9 +541,11 @@ func (s *Store) OwnerKeys(ctx context.Context, owner string) ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var keys []string
-	for i := range s.owners[owner] {
-		if sl := s.slot(i); now < sl.expires {
-			keys = append(keys, sl.key())
+	if id := s.owners[owner]; id != 0 {
+		for i := range s.ownerTab[id-1].slots {
+			if now < s.slot(i).expires {
+				keys = append(keys, s.keyOf(i))
+			}
 		}
 	}
 	slices.Sort(keys)
@@ -543,13 +622,13 @@ func (s *Store) insert(k *indexKey) int32 {
 	i := s.free
 	sl := s.slot(i)
 	s.free = sl.lru.next
-	*sl = slot{inUse: true, keyLen: int32(len(k.str)), lru: links{nilSlot, nilSlot}, exp: links{nilSlot, nilSlot}}
+	*sl = slot{inUse: true, keyLen: int32(len(k.str)), class: noData, lru: links{nilSlot, nilSlot}, exp: links{nilSlot, nilSlot}}
 	if k.isHex {
 		sl.hexKey, sl.isHex = k.hex, true
 		s.hexKeys[k.hex] = i
 	} else {
-		sl.strKey = k.str
 		s.strKeys[k.str] = i
+		s.strOf[i] = k.str
 	}
 	return i
 }
@@ -582,31 +661,24 @@ func (s *Store) grow() {
 
 // write sets slot i's record, moving it to the front of its list, into
 // its expiry bucket and its owner's index. A fresh slot, from insert, is
-// in none of them yet. s.mu must be held.
-func (s *Store) write(i int32, fresh bool, data []byte, owner string, expires int64, version uint64) {
+// in none of them yet. owned tells setData that data is a copy already.
+// s.mu must be held.
+func (s *Store) write(i int32, fresh bool, data []byte, owned bool, owner string, expires int64, version uint64) {
 	sl := s.slot(i)
 	placed := !fresh
 	if placed {
 		s.listOf(sl).unlink(s, i)
 		s.expiry.move(s, i, sl.expires, expires)
-		if sl.owner != owner {
-			s.unindex(i, sl.owner)
-		}
+		s.bytes -= sl.size()
 	} else {
 		s.expiry.add(s, i, expires)
 	}
-	if owner != "" && (!placed || sl.owner != owner) {
-		keys := s.owners[owner]
-		if keys == nil {
-			keys = map[int32]struct{}{}
-			s.owners[owner] = keys
-		}
-		keys[i] = struct{}{}
+	if s.ownerOf(sl) != owner {
+		s.unindex(i, sl.owner)
+		sl.owner, sl.ownerLen = s.index(i, owner), int32(len(owner))
 	}
-	if placed {
-		s.bytes -= sl.size()
-	}
-	sl.data, sl.owner, sl.expires, sl.version = data, owner, expires, version
+	s.setData(i, data, owned)
+	sl.expires, sl.version = expires, version
 	s.bytes += sl.size()
 	s.listOf(sl).pushFront(s, i)
 }
@@ -620,21 +692,51 @@ func (s *Store) remove(i int32) {
 	if sl.isHex {
 		delete(s.hexKeys, sl.hexKey)
 	} else {
-		delete(s.strKeys, sl.strKey)
+		delete(s.strKeys, s.strOf[i])
+		delete(s.strOf, i)
 	}
 	s.bytes -= sl.size()
-	*sl = slot{lru: links{nilSlot, s.free}, exp: links{nilSlot, nilSlot}}
+	s.freeData(i)
+	*sl = slot{lru: links{nilSlot, s.free}, exp: links{nilSlot, nilSlot}, class: noData}
 	s.free = i
 }
 
-// unindex drops slot i from owner's keys. s.mu must be held.
-func (s *Store) unindex(i int32, owner string) {
+// index adds slot i to owner's keys and returns the owner's number for
+// slot.owner: 1 + its entry in ownerTab, 0 for no owner. s.mu must be
+// held.
+func (s *Store) index(i int32, owner string) int32 {
 	if owner == "" {
+		return 0
+	}
+	id, ok := s.owners[owner]
+	if !ok {
+		e := ownerEntry{name: owner, slots: map[int32]struct{}{}}
+		if n := len(s.ownerFree); n > 0 {
+			id = s.ownerFree[n-1]
+			s.ownerFree = s.ownerFree[:n-1]
+			s.ownerTab[id-1] = e
+		} else {
+			s.ownerTab = append(s.ownerTab, e)
+			id = int32(len(s.ownerTab))
+		}
+		s.owners[owner] = id
+	}
+	s.ownerTab[id-1].slots[i] = struct{}{}
+	return id
+}
+
+// unindex drops slot i from the keys of owner number id (0: none).
+// s.mu must be held.
+func (s *Store) unindex(i int32, id int32) {
+	if id == 0 {
 		return
 	}
-	delete(s.owners[owner], i)
-	if len(s.owners[owner]) == 0 {
-		delete(s.owners, owner)
+	e := &s.ownerTab[id-1]
+	delete(e.slots, i)
+	if len(e.slots) == 0 {
+		delete(s.owners, e.name)
+		*e = ownerEntry{}
+		s.ownerFree = append(s.ownerFree, id)
 	}
 }
 
@@ -674,7 +776,7 @@ func (s *Store) sweep(now int64, max int) int {
 
 // listOf returns the LRU list that slot sl belongs in.
 func (s *Store) listOf(sl *slot) *lruList {
-	if sl.owner != "" {
+	if sl.owner != 0 {
 		return &s.owned
 	}
 	return &s.anon

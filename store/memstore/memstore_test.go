@@ -1,6 +1,7 @@
 package memstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math/rand/v2"
@@ -351,7 +352,7 @@ func checkInvariants(t *testing.T, s *Store) {
 		n, lb, prev := 0, int64(0), nilSlot
 		for i := l.head; i != nilSlot; i = s.slot(i).lru.next {
 			sl := s.slot(i)
-			if !sl.inUse || sl.lru.prev != prev || inList[i] || (sl.owner != "") != (l == &s.owned) {
+			if !sl.inUse || sl.lru.prev != prev || inList[i] || (sl.owner != 0) != (l == &s.owned) {
 				t.Fatalf("LRU list broken at slot %d (in use %v, prev %d want %d)", i, sl.inUse, sl.lru.prev, prev)
 			}
 			inList[i] = true
@@ -376,7 +377,7 @@ func checkInvariants(t *testing.T, s *Store) {
 		}
 	}
 	for k, i := range s.strKeys {
-		if sl := s.slot(i); !sl.inUse || sl.isHex || sl.strKey != k {
+		if sl := s.slot(i); !sl.inUse || sl.isHex || s.strOf[i] != k {
 			t.Fatalf("key index of %q points at the wrong slot %d", k, i)
 		}
 	}
@@ -404,17 +405,74 @@ func checkInvariants(t *testing.T, s *Store) {
 	if inBucket != len(inList) {
 		t.Fatalf("%d records in buckets, %d in lists", inBucket, len(inList))
 	}
+	if len(s.strOf) != len(s.strKeys) {
+		t.Fatalf("%d keys in strOf, %d in strKeys", len(s.strOf), len(s.strKeys))
+	}
 	owned := 0
-	for owner, keys := range s.owners {
-		for i := range keys {
-			if s.slot(i).owner != owner || !inList[i] {
-				t.Fatalf("owner index of %q holds slot %d of %q", owner, i, s.slot(i).owner)
+	for owner, id := range s.owners {
+		if id < 1 || int(id) > len(s.ownerTab) || s.ownerTab[id-1].name != owner || len(s.ownerTab[id-1].slots) == 0 {
+			t.Fatalf("owner %q has entry %d", owner, id)
+		}
+		for i := range s.ownerTab[id-1].slots {
+			if sl := s.slot(i); sl.owner != id || int(sl.ownerLen) != len(owner) || !inList[i] {
+				t.Fatalf("owner index of %q holds slot %d of %q", owner, i, s.ownerOf(sl))
 			}
 			owned++
 		}
 	}
 	if owned != s.owned.n {
 		t.Fatalf("owner index holds %d records, owned list %d", owned, s.owned.n)
+	}
+	if len(s.owners)+len(s.ownerFree) != len(s.ownerTab) {
+		t.Fatalf("%d owners and %d free entries, %d in ownerTab", len(s.owners), len(s.ownerFree), len(s.ownerTab))
+	}
+	checkArena(t, s, inList)
+}
+
+// checkArena fails t unless every stored record's data has a block of its
+// class of its own, or an entry in big, and every other block of the
+// arena is free or not yet carved. s.mu must be held.
+func checkArena(t *testing.T, s *Store, inList map[int32]bool) {
+	t.Helper()
+	owner := map[blockRef]int32{}
+	big := 0
+	for i := range inList {
+		sl := s.slot(i)
+		switch {
+		case sl.class == noData:
+			if sl.dataLen != 0 {
+				t.Fatalf("slot %d: no data, length %d", i, sl.dataLen)
+			}
+		case sl.class == bigData:
+			if d, ok := s.big[i]; !ok || len(d) != int(sl.dataLen) || len(d) <= maxClassSize {
+				t.Fatalf("slot %d: big data of %d bytes, %d in big (present %v)", i, sl.dataLen, len(d), ok)
+			}
+			big++
+		case int(sl.class) < numClasses:
+			if sl.dataLen <= 0 || sl.dataLen > classSizes[sl.class] || classOf(int(sl.dataLen)) != sl.class {
+				t.Fatalf("slot %d: %d bytes in class %d", i, sl.dataLen, sl.class)
+			}
+			if j, dup := owner[sl.blk]; dup {
+				t.Fatalf("slots %d and %d share block %v", i, j, sl.blk)
+			}
+			owner[sl.blk] = i
+			if chunk := s.arena.chunks[sl.blk.chunk]; sl.blk.off < 0 || int(sl.blk.off+classSizes[sl.class]) > len(chunk) {
+				t.Fatalf("slot %d: block %v outside its chunk of %d bytes", i, sl.blk, len(chunk))
+			}
+		default:
+			t.Fatalf("slot %d: class %d", i, sl.class)
+		}
+	}
+	if big != len(s.big) {
+		t.Fatalf("%d slots with big data, %d in big", big, len(s.big))
+	}
+	for c := range s.arena.classes {
+		for _, b := range s.arena.classes[c].free {
+			if j, seen := owner[b]; seen {
+				t.Fatalf("block %v of class %d is free and held by slot %d (-1: free twice)", b, c, j)
+			}
+			owner[b] = -1
+		}
 	}
 }
 
@@ -483,6 +541,85 @@ func TestRandomOperations(t *testing.T) {
 	checkInvariants(t, s)
 	if n := s.Len(); n != 0 {
 		t.Errorf("%d records left after every one expired and a sweep", n)
+	}
+}
+
+// TestRandomSizes puts, rewrites, gets and removes records of sizes that
+// cross the arena's classes, from empty to past maxClassSize, and checks
+// that each Get returns the bytes put (each record's bytes follow from its
+// first byte, so a block shared by two records or reused too early shows)
+// and that every index and block is accounted for after each step.
+func TestRandomSizes(t *testing.T) {
+	clk := newClock()
+	s := New(Options{MaxEntries: 40, MaxBytes: 300_000, Now: clk.Now})
+	defer s.Close()
+	rng := rand.New(rand.NewPCG(3, 4))
+	ctx := t.Context()
+	size := func() int {
+		switch r := rng.IntN(20); {
+		case r == 0:
+			return 0
+		case r < 12:
+			return 1 + rng.IntN(300)
+		case r < 18:
+			return 1 + rng.IntN(maxClassSize)
+		default:
+			return maxClassSize - 2 + rng.IntN(8000)
+		}
+	}
+	fill := func(n int) []byte {
+		d := make([]byte, n)
+		first := byte(rng.Uint32())
+		for j := range d {
+			d[j] = first + byte(j)
+		}
+		return d
+	}
+	check := func(step int, k string, d []byte) {
+		for j := range d {
+			if d[j] != d[0]+byte(j) {
+				t.Fatalf("step %d: %q: byte %d of %d is %d, want %d", step, k, j, len(d), d[j], d[0]+byte(j))
+			}
+		}
+	}
+	owners := []string{"", "", "u1", "u2"}
+	for step := range 6000 {
+		k := key(strconv.Itoa(rng.IntN(60)))
+		switch op := rng.IntN(10); {
+		case op < 5:
+			var cur uint64
+			if rec, err := s.Get(ctx, k); err == nil {
+				cur = rec.Version
+				check(step, k, rec.Data)
+			}
+			rec := httpsession.Record{Data: fill(size()), Owner: owners[rng.IntN(len(owners))], Expires: clk.Now().Add(time.Duration(rng.IntN(20)-2) * time.Second), Version: cur}
+			want := bytes.Clone(rec.Data)
+			if _, err := s.Put(ctx, k, rec); err != nil {
+				if !errors.Is(err, ErrFull) {
+					t.Fatalf("step %d: Put of %d bytes: %v", step, len(rec.Data), err)
+				}
+				break
+			}
+			clear(rec.Data) // the store kept a copy
+			if got, err := s.Get(ctx, k); err == nil && !bytes.Equal(got.Data, want) {
+				t.Fatalf("step %d: Get after Put of %d bytes gave %d bytes, not those put", step, len(want), len(got.Data))
+			}
+		case op < 7:
+			if rec, err := s.Get(ctx, k); err == nil {
+				check(step, k, rec.Data)
+			}
+		case op < 8:
+			if err := s.Delete(ctx, k); err != nil {
+				t.Fatal(err)
+			}
+		case op < 9:
+			if _, err := s.DeleteExpired(ctx, rng.IntN(4)); err != nil {
+				t.Fatal(err)
+			}
+		default:
+			clk.Advance(time.Duration(rng.IntN(1500)) * time.Millisecond)
+		}
+		checkInvariants(t, s)
 	}
 }
 
