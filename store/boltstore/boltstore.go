@@ -247,8 +247,22 @@ func (s *Store) buckets(tx *bolt.Tx) (buckets, error) {
 	if top == nil {
 		return buckets{}, fmt.Errorf("boltstore: bucket %q is gone", s.bucket)
 	}
-	return buckets{top.Bucket(recordsBucket), top.Bucket(expiryBucket), top.Bucket(ownersBucket)}, nil
+	b := buckets{top.Bucket(recordsBucket), top.Bucket(expiryBucket), top.Bucket(ownersBucket)}
+	if b.expiry != nil {
+		b.expiry.FillPercent = expiryFill
+	}
+	return b, nil
 }
+
+// expiryFill is how full bbolt packs the expiry index's pages when it
+// splits them (its default is half). The index's keys start with the
+// expiry, and a new session's expiry is now plus the lifetime: later than
+// every entry before it, so almost every insert lands on the last page.
+// At half, each page left behind by a split stayed half empty for good;
+// at 0.9 it is nine tenths full, and the index takes about half the pages
+// (and writes) it did. Bulk deletes by the sweep, from the other end,
+// still merge pages as before.
+const expiryFill = 0.9
 
 func (s *Store) view(fn func(b buckets) error) error {
 	return s.db.View(func(tx *bolt.Tx) error {

@@ -585,3 +585,39 @@ func TestGroupCommitAbort(t *testing.T) {
 	}
 	wantState(t, s, "after the group", 9, 9, 0)
 }
+
+// The expiry index, whose keys arrive in time order, packs its pages
+// (expiryFill) instead of leaving each split page half empty as bbolt does
+// by default; the records, in random key order, keep bbolt's default.
+func TestExpiryIndexPacked(t *testing.T) {
+	s := openStore(t, Options{})
+	base := time.Now().Add(time.Hour)
+	for tx := range 20 {
+		err := s.update(func(b buckets) error {
+			for i := range 250 {
+				n := tx*250 + i
+				m := meta{version: uint64(n + 1), expires: base.Add(time.Duration(n) * time.Second).UnixNano()}
+				if err := b.write(fmt.Appendf(nil, "%064x", uint64(n+1)*0x9E3779B97F4A7C15), m, make([]byte, 100)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := s.view(func(b buckets) error {
+		st := b.expiry.Stats()
+		if st.KeyN != 5000 {
+			t.Errorf("expiry index holds %d entries, want 5000", st.KeyN)
+		}
+		if fill := float64(st.LeafInuse) / float64(st.LeafAlloc); fill < 0.8 {
+			t.Errorf("expiry index leaf pages %.0f%% full (%d pages), want at least 80%%", 100*fill, st.LeafPageN)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
