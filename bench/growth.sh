@@ -2,9 +2,11 @@
 # growth.sh [OUT]: the growth benchmarks (growth_test.go). BenchmarkGrowth
 # runs W2 and W3 on memstore, boltstore, SQLite, PostgreSQL and Redis
 # holding each size of BENCH_GROWTH_SIZES, in BENCH_GROWTH_ROUNDS
-# interleaved rounds of GROWTH_BENCHTIME each; then BenchmarkSweepStall
-# (memstore) and BenchmarkSQLiteSweep at the largest size, once per round
-# of BENCH_GROWTH_SWEEP_ROUNDS. Writes the raw results to OUT (default
+# interleaved rounds of GROWTH_BENCHTIME each; then BenchmarkBare, the
+# bare engines under boltstore, SQLite and PostgreSQL (a bbolt or SQL
+# lookup and update on databases filled the same way), likewise; then
+# BenchmarkSweepStall (memstore) and BenchmarkSQLiteSweep at the largest
+# size, once per round of BENCH_GROWTH_SWEEP_ROUNDS. Writes the raw results to OUT (default
 # results/growth.txt), with configuration lines and the load average
 # before each part, for cmd/report. Run it through servers.sh.
 set -euo pipefail
@@ -40,6 +42,7 @@ run() { # run BENCH-REGEXP BENCHTIME
     -test.count 1 -test.timeout 90m -test.v | tee -a "$out" | grep -E '^(Benchmark.*-[0-9]+ |--- (FAIL|SKIP)|FAIL|panic|    growth_test)' >&2
 }
 run '^BenchmarkGrowth$' "$benchtime"
+run '^BenchmarkBare$' "$benchtime"
 run '^Benchmark(SweepStall|SQLiteSweep)$' 1x
 echo "load-end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out"
 echo "growth.sh: wrote $out" >&2
