@@ -26,7 +26,8 @@ import (
 // as BenchmarkGrowth fills them: the background records loaded the same
 // way and the 1,000 working sessions made through a Manager on the store.
 // It then bypasses the store and the middleware and asks the engine
-// directly, for one of the working sessions chosen at random:
+// directly, for one of the working sessions chosen at random (after the
+// same warm-up):
 //
 //	op=get  bbolt: a read transaction and one Get of the records bucket;
 //	        SQL: the store's SELECT of one row by key, scanned
@@ -55,6 +56,7 @@ func BenchmarkBare(b *testing.B) {
 				dbs[i], keys[i] = db, app.Keys()
 				b.Logf("%s: %d sessions stored in %v", e.name, n, time.Since(t).Round(time.Millisecond))
 				runtime.GC()
+				warmUp(b, app) // as BenchmarkGrowth does
 			}
 			for r := 1; r <= rounds; r++ {
 				b.Run("round="+strconv.Itoa(r), func(b *testing.B) {
