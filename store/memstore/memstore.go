@@ -18,6 +18,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -508,8 +509,8 @@ func (s *Store) List(ctx context.Context, fn func(key string, rec httpsession.Re
 
 // DeleteExpired removes up to limit expired records, or all of them when
 // limit is 0 or less, and reports how many it removed. It holds the lock
-// for at most 64 removals at a time, and its cost is in
-// proportion to the records it removes, not to those held.
+// for at most 64 removals at a time, yielding between them, and its cost
+// is in proportion to the records it removes, not to those held.
 func (s *Store) DeleteExpired(ctx context.Context, limit int) (int, error) {
 	n := 0
 	for limit <= 0 || n < limit {
@@ -528,6 +529,10 @@ func (s *Store) DeleteExpired(ctx context.Context, limit int) (int, error) {
 		if m < batch {
 			break
 		}
+		// Unlock made a waiting request runnable but left this goroutine
+		// running, and it would take the lock again first: let the
+		// request have it between two batches.
+		runtime.Gosched()
 	}
 	return n, nil
 }
