@@ -152,7 +152,8 @@
 // log whenever it passes 8 MiB (wal_checkpoint(TRUNCATE), with the store's
 // statements held back for the milliseconds the last step takes), so the
 // log stays within a few times that while writes run; the sweep
-// (DeleteExpired) rests between its batches of 250 rows and truncates the
-// log at its end. Close the Store to stop the goroutine. The package
+// (DeleteExpired) deletes in batches of 250 rows, leaves the copying to
+// that goroutine unless the log passes 16 MiB, and truncates the log at
+// its end. Close the Store to stop the goroutine. The package
 // README has the measurements, and says when to VACUUM.
 package sqlstore

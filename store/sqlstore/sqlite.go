@@ -25,6 +25,11 @@ const (
 	// never catch up with the end of the log, and the log only starts again
 	// from its beginning when one does, so it grows without bound.
 	walCheckpointBytes = 8 << 20
+	// walSweepWaitBytes is the size of the log past which DeleteExpired
+	// stops to truncate it itself rather than leave it to the
+	// checkpointer, which copies the log while the sweep goes on but may
+	// fall behind it on a slow disk or a busy machine.
+	walSweepWaitBytes = 2 * walCheckpointBytes
 	// walCheckEvery is how often the checkpointer looks at the log's size
 	// when nothing kicks it; the store's writes kick it every walKickWrites
 	// writes, and each batch of the sweep.
@@ -187,7 +192,13 @@ func (s *Store) keepWAL(ctx context.Context) {
 //
 // It waits at most walBusy for the writers and readers of other
 // processes: a log it could not truncate is tried again at the next look.
+// One truncation runs at a time (truncMu).
 func (s *Store) truncateWAL(ctx context.Context) (busy bool, err error) {
+	// One truncation at a time: a PASSIVE checkpoint that finds another
+	// running returns busy at once, so a sweep that waits for the log
+	// (afterSweepBatch) waits here for the checkpointer's round to end.
+	s.truncMu.Lock()
+	defer s.truncMu.Unlock()
 	var b, logPages, done int64
 	passive := func() error {
 		return s.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&b, &logPages, &done)

@@ -345,3 +345,39 @@ func TestSQLiteWritersTakeTurns(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestSQLiteSweepKeepsAutoCheckpoint sweeps on a pool of one connection
+// opened with wal_autocheckpoint(500): DeleteExpired turns SQLite's own
+// checkpoint off on the connection while its batches run, and must give
+// the connection back to the pool with 500.
+func TestSQLiteSweepKeepsAutoCheckpoint(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	dsn, err := sqlstore.SQLiteDSN(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := openDB(t, "sqlite", dsn+"&_pragma=wal_autocheckpoint(500)")
+	db.SetMaxOpenConns(1)
+	clock := newClock()
+	s := newStore(t, db, sqlstore.SQLite, sqlstore.Options{Now: clock.Now})
+	ctx := ctxT(t)
+	const n = 600 // three batches, the last one short
+	for i := range n {
+		if _, err := s.Put(ctx, key(fmt.Sprint("e", i)), httpsession.Record{Data: []byte("x"), Expires: clock.Now().Add(time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Advance(time.Hour)
+	got, err := s.DeleteExpired(ctx, 0)
+	if err != nil || got != n {
+		t.Fatalf("DeleteExpired = %d, %v; want %d, nil", got, err, n)
+	}
+	var pages int
+	if err := db.QueryRowContext(ctx, "PRAGMA wal_autocheckpoint").Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if pages != 500 {
+		t.Errorf("wal_autocheckpoint after the sweep = %d, want 500", pages)
+	}
+}

@@ -58,9 +58,6 @@ const (
 	// one writer holds back every other write while a batch runs.
 	sweepBatch       = 1000
 	sqliteSweepBatch = 250
-	// sweepPause is the most DeleteExpired rests on SQLite after a batch,
-	// as long as the batch took, so that requests' writes get their turn.
-	sweepPause = 20 * time.Millisecond
 	// sweepBatchTimeout bounds one batch of DeleteExpired, which runs to
 	// its end even when the caller's context ends.
 	sweepBatchTimeout = 10 * time.Second
@@ -129,8 +126,10 @@ type Store struct {
 	// which the checkpointer goroutine (keepWAL) bounds until Close stops
 	// it. Every statement on the file but the sweep's holds logMu shared,
 	// the checkpointer's truncation exclusive; a batch of the sweep holds
-	// walMu, which the truncation takes first.
+	// walMu, which the truncation takes first; truncMu lets one
+	// truncation run at a time.
 	walMu     sync.Mutex
+	truncMu   sync.Mutex
 	wal       string
 	logMu     sync.RWMutex
 	walWrites atomic.Uint32
@@ -632,12 +631,17 @@ func (s *Store) listPage(ctx context.Context, after string) (page []listEntry, m
 // when ctx ends mid-way: a batch under way then runs to its end (they take
 // milliseconds; 10 seconds at most) and counts, and no other starts.
 //
-// On SQLite it rests after each full batch for as long as the batch took
-// (at most 20 ms), so that requests' writes get the writer lock and the
-// CPU in between, wakes the store's checkpointer, which keeps the
-// write-ahead log near 8 MiB, and truncates the log when nothing expired
-// is left: the Manager's janitor calls it every CleanupInterval, so the
-// log of a running program is emptied then even when nothing expired.
+// On SQLite its batches run with SQLite's automatic checkpoint off, so
+// that no COMMIT of the sweep waits for the disk: after each batch it
+// wakes the store's checkpointer, which copies the write-ahead log into
+// the database beside the sweep, and goes on at once; requests' writes
+// take their turn between two batches (the store's writers queue in the
+// order they came), and reads never wait for SQLite's writer. When the
+// checkpointer falls behind and the log passes 16 MiB, the sweep waits
+// for it and truncates the log itself before its next batch. It truncates
+// the log when nothing expired is left: the Manager's janitor calls it
+// every CleanupInterval, so the log of a running program is emptied then
+// even when nothing expired.
 func (s *Store) DeleteExpired(ctx context.Context, limit int) (int, error) {
 	now := s.nowMs()
 	size := sweepBatch
@@ -650,7 +654,6 @@ func (s *Store) DeleteExpired(ctx context.Context, limit int) (int, error) {
 		if limit > 0 {
 			batch = min(batch, limit-total)
 		}
-		start := time.Now()
 		n, err := s.sweep(ctx, now, batch)
 		total += n
 		if err != nil {
@@ -661,7 +664,7 @@ func (s *Store) DeleteExpired(ctx context.Context, limit int) (int, error) {
 		over := n < batch
 		full := limit > 0 && total >= limit
 		if s.wal != "" {
-			if err := s.afterSweepBatch(ctx, over, time.Since(start)); err != nil && !full {
+			if err := s.afterSweepBatch(ctx, over); err != nil && !full {
 				return total, fail("delete expired", err)
 			}
 		}
@@ -703,6 +706,13 @@ func (s *Store) sweep(ctx context.Context, now int64, batch int) (int, error) {
 	defer conn.Close()
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sweepBatchTimeout)
 	defer cancel()
+	if s.wal != "" {
+		restore, err := noAutoCheckpoint(bctx, conn)
+		if err != nil {
+			return 0, err
+		}
+		defer restore()
+	}
 	tx, err := conn.BeginTx(bctx, nil)
 	if err != nil {
 		return 0, err
@@ -743,21 +753,58 @@ func (s *Store) endWriteTurn() {
 	}
 }
 
+// noAutoCheckpoint turns SQLite's automatic checkpoint off on conn, and
+// returns the function that turns it back on, as it was, before conn goes
+// back to the pool (or, failing that, discards conn).
+//
+// SQLite runs it inside the COMMIT of a transaction that leaves the log
+// over wal_autocheckpoint pages (1000 by default): a PASSIVE checkpoint
+// that syncs the log, copies it into the database and syncs the
+// database. A sweep's batch writes a log page for nearly every row it
+// deletes (each row's entry in the key index is on a page of its own), so
+// past the first few batches every COMMIT of the sweep waited for the
+// disk that way. The store's checkpointer copies the log instead, beside
+// the sweep, and the sweep waits for it only when it falls behind
+// (afterSweepBatch).
+func noAutoCheckpoint(ctx context.Context, conn *sql.Conn) (restore func(), err error) {
+	var old int64
+	if err := conn.QueryRowContext(ctx, "PRAGMA wal_autocheckpoint").Scan(&old); err != nil {
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 0"); err != nil {
+		return nil, err
+	}
+	return func() {
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", old)); err != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}, nil
+}
+
 // afterSweepBatch truncates SQLite's write-ahead log when the sweep is
-// over; otherwise it wakes the checkpointer and rests for as long as the
-// batch took, at most sweepPause, so that requests' writes get SQLite's
-// writer lock and the CPU in between.
-func (s *Store) afterSweepBatch(ctx context.Context, over bool, took time.Duration) error {
+// over. Otherwise it wakes the checkpointer, which copies the log beside
+// the sweep, and lets the sweep go on at once, unless the log has passed
+// walSweepWaitBytes: then the checkpointer has fallen behind the sweep,
+// and the sweep truncates the log itself before its next batch, which
+// keeps the log bounded however slow the disk.
+//
+// It does not rest between batches: requests' writes take their turn on
+// writeTurn, whose waiters are served in the order they came, so one
+// waiting while a batch runs goes right after it; and requests' reads do
+// not wait for a writer in WAL mode.
+func (s *Store) afterSweepBatch(ctx context.Context, over bool) error {
 	if over {
 		_, err := s.truncateWAL(ctx)
 		return err
 	}
 	s.kickWAL()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(min(took, sweepPause)):
+	if s.walSize() < walSweepWaitBytes {
+		return nil
 	}
+	if _, err := s.truncateWAL(ctx); err != nil && ctx.Err() != nil {
+		return err
+	}
+	// Busy or failed otherwise: the next batch tries again.
 	return nil
 }
 
