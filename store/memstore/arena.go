@@ -1,6 +1,9 @@
 package memstore
 
-import "sort"
+import (
+	"encoding/binary"
+	"sort"
+)
 
 // arena holds the data of records of up to maxClassSize bytes in chunks of
 // pointer-free memory, carved into blocks of a few dozen size classes.
@@ -13,8 +16,10 @@ import "sort"
 // invisible to the collector: a chunk is one object with no pointers, and
 // slots refer to blocks by number.
 //
-// A freed block goes on its class's free list and is reused by the next
-// record of that class; chunks are never given back. The memory held is
+// A freed block goes on its class's free list, linked through the block
+// itself, so that freeing allocates nothing (a sweep of a million records
+// would otherwise grow a slice of them under the store's lock), and is
+// reused by the next record of that class; chunks are never given back. The memory held is
 // that of the most records the store ever held of each class, as with
 // the key index (Go's maps do not shrink either). A class rounds a size
 // up by at most 12.5%, plus 16 bytes.
@@ -25,14 +30,18 @@ type arena struct {
 
 // arenaClass is the state of one size class.
 type arenaClass struct {
-	free     []blockRef // freed blocks, reused last in, first out
-	chunk    int32      // the chunk being carved, or -1
-	next     int32      // offset of its first uncarved block
-	chunkLen int32      // length of the class's last chunk
+	free     blockRef // the last block freed, or noBlock; each free block holds the next
+	nfree    int      // blocks on the free list
+	chunk    int32    // the chunk being carved, or -1
+	next     int32    // offset of its first uncarved block
+	chunkLen int32    // length of the class's last chunk
 }
 
 // blockRef names a block: its chunk's number and its offset in it.
 type blockRef struct{ chunk, off int32 }
+
+// noBlock ends a free list.
+var noBlock = blockRef{-1, -1}
 
 // maxChunk is the largest chunk: a class's first chunk holds a few blocks,
 // and each next one is twice as long, up to maxChunk.
@@ -78,6 +87,7 @@ func newArena() arena {
 	var a arena
 	for c := range a.classes {
 		a.classes[c].chunk = -1
+		a.classes[c].free = noBlock
 	}
 	return a
 }
@@ -85,9 +95,9 @@ func newArena() arena {
 // alloc returns a block of class c.
 func (a *arena) alloc(c uint8) blockRef {
 	cl := &a.classes[c]
-	if n := len(cl.free); n > 0 {
-		b := cl.free[n-1]
-		cl.free = cl.free[:n-1]
+	if b := cl.free; b != noBlock {
+		cl.free = a.link(b)
+		cl.nfree--
 		return b
 	}
 	size := classSizes[c]
@@ -102,9 +112,21 @@ func (a *arena) alloc(c uint8) blockRef {
 	return b
 }
 
-// release puts block b of class c on its class's free list.
+// release puts block b of class c on its class's free list: its first 8
+// bytes (a block has at least 16) name the block freed before it.
 func (a *arena) release(c uint8, b blockRef) {
-	a.classes[c].free = append(a.classes[c].free, b)
+	cl := &a.classes[c]
+	p := a.bytes(b, 8)
+	binary.LittleEndian.PutUint32(p, uint32(cl.free.chunk))
+	binary.LittleEndian.PutUint32(p[4:], uint32(cl.free.off))
+	cl.free = b
+	cl.nfree++
+}
+
+// link returns the block that free block b names as the next free one.
+func (a *arena) link(b blockRef) blockRef {
+	p := a.bytes(b, 8)
+	return blockRef{int32(binary.LittleEndian.Uint32(p)), int32(binary.LittleEndian.Uint32(p[4:]))}
 }
 
 // bytes returns the first n bytes of block b, to read or write.

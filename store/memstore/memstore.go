@@ -509,10 +509,10 @@ func (s *Store) List(ctx context.Context, fn func(key string, rec httpsession.Re
 
 // DeleteExpired removes up to limit expired records, or all of them when
 // limit is 0 or less, and reports how many it removed. It holds the lock
-// for at most 64 removals at a time, yielding between them, and its cost
-// is in proportion to the records it removes, not to those held.
+// for at most 64 removals at a time, yields every 512, and its cost is in
+// proportion to the records it removes, not to those held.
 func (s *Store) DeleteExpired(ctx context.Context, limit int) (int, error) {
-	n := 0
+	n, batches := 0, 0
 	for limit <= 0 || n < limit {
 		if err := ctx.Err(); err != nil {
 			return n, err
@@ -529,10 +529,13 @@ func (s *Store) DeleteExpired(ctx context.Context, limit int) (int, error) {
 		if m < batch {
 			break
 		}
-		// Unlock made a waiting request runnable but left this goroutine
-		// running, and it would take the lock again first: let the
-		// request have it between two batches.
-		runtime.Gosched()
+		// Unlock readied a request waiting for the lock but left this
+		// goroutine running, to take the lock again before the request
+		// runs; every 512 removals, let it run. (Every 64 made a pass of a
+		// million removals 15 times slower: each yield costs a wake-up.)
+		if batches++; batches%8 == 0 {
+			runtime.Gosched()
+		}
 	}
 	return n, nil
 }

@@ -467,11 +467,22 @@ func checkArena(t *testing.T, s *Store, inList map[int32]bool) {
 		t.Fatalf("%d slots with big data, %d in big", big, len(s.big))
 	}
 	for c := range s.arena.classes {
-		for _, b := range s.arena.classes[c].free {
+		cl := &s.arena.classes[c]
+		n := 0
+		for b := cl.free; b != noBlock; b = s.arena.link(b) {
+			if n++; n > cl.nfree {
+				t.Fatalf("class %d: more than the %d blocks counted on its free list", c, cl.nfree)
+			}
+			if b.chunk < 0 || int(b.chunk) >= len(s.arena.chunks) || b.off < 0 || int(b.off+classSizes[c]) > len(s.arena.chunks[b.chunk]) {
+				t.Fatalf("class %d: free block %v outside the arena", c, b)
+			}
 			if j, seen := owner[b]; seen {
 				t.Fatalf("block %v of class %d is free and held by slot %d (-1: free twice)", b, c, j)
 			}
 			owner[b] = -1
+		}
+		if n != cl.nfree {
+			t.Fatalf("class %d: %d blocks on its free list, %d counted", c, n, cl.nfree)
 		}
 	}
 }
