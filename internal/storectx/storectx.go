@@ -100,7 +100,10 @@ func (c *Context) Err() error {
 	if err := c.Context.Err(); err != nil {
 		return err
 	}
-	if !time.Now().Before(c.deadline) {
+	// time.Until reads only the monotonic clock when the deadline has a
+	// monotonic reading (Start's own always has): half the cost of
+	// time.Now, on every store call's first check of Err.
+	if time.Until(c.deadline) <= 0 {
 		// Done, if asked now, is closed already: WithDeadline with a
 		// deadline in the past.
 		return context.DeadlineExceeded
