@@ -82,8 +82,8 @@ BENCH_ENV = GO=$(GO) BENCH_ROUNDS=$(BENCH_ROUNDS) BENCHTIME=$(BENCHTIME) E2E_DUR
 
 # The growth benchmarks compare 1,000 sessions with GROWTH_LARGE: 100,000
 # by default, so that make bench stays short; GROWTH_LARGE=1000000 is the
-# full size (about 15 minutes more, and 3 GB of memory: every store of a
-# kind stays open at both sizes while their rounds interleave).
+# full size (about 10 minutes for this stage, and 3 GB of memory: every
+# store of a kind stays open at both sizes while their rounds interleave).
 GROWTH_LARGE ?= 100000
 GROWTH_ROUNDS ?= 5
 GROWTH_SWEEP_ROUNDS ?= 3
