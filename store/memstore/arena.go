@@ -133,12 +133,3 @@ func (a *arena) link(b blockRef) blockRef {
 func (a *arena) bytes(b blockRef, n int32) []byte {
 	return a.chunks[b.chunk][b.off : b.off+n : b.off+n]
 }
-
-// held reports the bytes of the arena's chunks.
-func (a *arena) held() int64 {
-	var n int64
-	for _, c := range a.chunks {
-		n += int64(len(c))
-	}
-	return n
-}
