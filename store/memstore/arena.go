@@ -19,10 +19,10 @@ import (
 // A freed block goes on its class's free list, linked through the block
 // itself, so that freeing allocates nothing (a sweep of a million records
 // would otherwise grow a slice of them under the store's lock), and is
-// reused by the next record of that class; chunks are never given back. The memory held is
-// that of the most records the store ever held of each class, as with
-// the key index (Go's maps do not shrink either). A class rounds a size
-// up by at most 12.5%, plus 16 bytes.
+// reused by the next record of that class; chunks are never given back.
+// The memory held is that of the most records the store ever held of
+// each class, as with the key index (Go's maps do not shrink either). A
+// class rounds a size up by at most 12.5%, plus 16 bytes.
 type arena struct {
 	chunks  [][]byte // by number; each serves one class
 	classes [numClasses]arenaClass
@@ -31,7 +31,6 @@ type arena struct {
 // arenaClass is the state of one size class.
 type arenaClass struct {
 	free     blockRef // the last block freed, or noBlock; each free block holds the next
-	nfree    int      // blocks on the free list
 	chunk    int32    // the chunk being carved, or -1
 	next     int32    // offset of its first uncarved block
 	chunkLen int32    // length of the class's last chunk
@@ -97,7 +96,6 @@ func (a *arena) alloc(c uint8) blockRef {
 	cl := &a.classes[c]
 	if b := cl.free; b != noBlock {
 		cl.free = a.link(b)
-		cl.nfree--
 		return b
 	}
 	size := classSizes[c]
@@ -120,7 +118,6 @@ func (a *arena) release(c uint8, b blockRef) {
 	binary.LittleEndian.PutUint32(p, uint32(cl.free.chunk))
 	binary.LittleEndian.PutUint32(p[4:], uint32(cl.free.off))
 	cl.free = b
-	cl.nfree++
 }
 
 // link returns the block that free block b names as the next free one.

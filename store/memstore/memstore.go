@@ -91,7 +91,7 @@ type Store struct {
 	owned     lruList          // records with an owner
 	owners    map[string]int32 // owner → 1 + its entry in ownerTab
 	ownerTab  []ownerEntry
-	ownerFree []int32 // entries of ownerTab free for reuse, as 1 + index
+	ownerFree int32 // first free entry of ownerTab, as 1 + index (0: none); linked through nextFree
 	arena     arena
 	big       map[int32][]byte // data of records over maxClassSize, by slot
 	expiry    expiryIndex
@@ -131,8 +131,9 @@ const (
 
 // ownerEntry is an owner and the slots of its records.
 type ownerEntry struct {
-	name  string
-	slots map[int32]struct{}
+	name     string
+	slots    map[int32]struct{}
+	nextFree int32 // in a free entry: the next free one, as 1 + index; 0 ends the list
 }
 
 func (sl *slot) size() int64 { return int64(sl.keyLen) + int64(sl.dataLen) + int64(sl.ownerLen) }
@@ -326,7 +327,7 @@ func (s *Store) Put(ctx context.Context, key string, rec httpsession.Record) (ui
 	if fresh {
 		i = s.insert(&k)
 	}
-	s.write(i, fresh, data, large, rec.Owner, unixNano(rec.Expires), s.version)
+	s.write(i, fresh, data, rec.Owner, unixNano(rec.Expires), s.version)
 	s.evict(i)
 	return s.version, nil
 }
@@ -343,11 +344,11 @@ func (s *Store) record(i int32) httpsession.Record {
 }
 
 // setData makes data slot i's record data: in the arena block the slot
-// holds when data is of the same class, else in a new one; data over
-// maxClassSize is kept as it is when it is a copy already (owned), and
-// copied otherwise. No one else ever sees the stored bytes: Get and List
-// hand out copies. s.mu must be held.
-func (s *Store) setData(i int32, data []byte, owned bool) {
+// holds when data is of the same class, else in a new one. Data over
+// maxClassSize is kept as it is: Put copied it before taking the lock. No
+// one else ever sees the stored bytes: Get and List hand out copies. s.mu
+// must be held.
+func (s *Store) setData(i int32, data []byte) {
 	sl := s.slot(i)
 	c := noData
 	switch {
@@ -360,9 +361,6 @@ func (s *Store) setData(i int32, data []byte, owned bool) {
 		s.freeData(i)
 		switch c {
 		case bigData:
-			if !owned {
-				data = bytes.Clone(data)
-			}
 			s.big[i] = data
 		case noData:
 		default:
@@ -669,9 +667,9 @@ func (s *Store) grow() {
 
 // write sets slot i's record, moving it to the front of its list, into
 // its expiry bucket and its owner's index. A fresh slot, from insert, is
-// in none of them yet. owned tells setData that data is a copy already.
+// in none of them yet; data over maxClassSize must be a copy (setData).
 // s.mu must be held.
-func (s *Store) write(i int32, fresh bool, data []byte, owned bool, owner string, expires int64, version uint64) {
+func (s *Store) write(i int32, fresh bool, data []byte, owner string, expires int64, version uint64) {
 	sl := s.slot(i)
 	placed := !fresh
 	if placed {
@@ -685,7 +683,7 @@ func (s *Store) write(i int32, fresh bool, data []byte, owned bool, owner string
 		s.unindex(i, sl.owner)
 		sl.owner, sl.ownerLen = s.index(i, owner), int32(len(owner))
 	}
-	s.setData(i, data, owned)
+	s.setData(i, data)
 	sl.expires, sl.version = expires, version
 	s.bytes += sl.size()
 	s.listOf(sl).pushFront(s, i)
@@ -719,9 +717,8 @@ func (s *Store) index(i int32, owner string) int32 {
 	id, ok := s.owners[owner]
 	if !ok {
 		e := ownerEntry{name: owner, slots: map[int32]struct{}{}}
-		if n := len(s.ownerFree); n > 0 {
-			id = s.ownerFree[n-1]
-			s.ownerFree = s.ownerFree[:n-1]
+		if id = s.ownerFree; id != 0 {
+			s.ownerFree = s.ownerTab[id-1].nextFree
 			s.ownerTab[id-1] = e
 		} else {
 			s.ownerTab = append(s.ownerTab, e)
@@ -743,8 +740,10 @@ func (s *Store) unindex(i int32, id int32) {
 	delete(e.slots, i)
 	if len(e.slots) == 0 {
 		delete(s.owners, e.name)
-		*e = ownerEntry{}
-		s.ownerFree = append(s.ownerFree, id)
+		// Linked through the entry, so that a sweep that drops many
+		// owners allocates nothing under the lock.
+		*e = ownerEntry{nextFree: s.ownerFree}
+		s.ownerFree = id
 	}
 }
 
