@@ -6,9 +6,9 @@
 # bare engines under boltstore, SQLite and PostgreSQL (a bbolt or SQL
 # lookup and update on databases filled the same way), likewise; then
 # BenchmarkSweepStall (memstore) and BenchmarkSQLiteSweep at the largest
-# size, once per round of BENCH_GROWTH_SWEEP_ROUNDS. Writes the raw results to OUT (default
-# results/growth.txt), with configuration lines and the load average
-# before each part, for cmd/report. Run it through servers.sh.
+# size, once per round of BENCH_GROWTH_SWEEP_ROUNDS. Writes the raw results
+# to OUT (default results/growth.txt), with configuration lines and the
+# load average before each part, for cmd/report. Run it through servers.sh.
 set -euo pipefail
 cd "$(dirname "$0")"
 
