@@ -58,7 +58,7 @@ func (m *Manager) Store() Store { return m.cfg.Store }
 // record the codec cannot read gives the codec's error.
 func (m *Manager) Describe(key string, rec Record) (SessionInfo, error) {
 	var st codec.State
-	if err := m.decode(rec, &st, m.now()); errors.Is(err, errExpired) || errors.Is(err, errRenewed) {
+	if err := m.decode(rec, &st, m.now(), false); errors.Is(err, errExpired) || errors.Is(err, errRenewed) {
 		return SessionInfo{}, fmt.Errorf("httpsession: describing a session: %w", ErrNotFound)
 	} else if err != nil {
 		return SessionInfo{}, fmt.Errorf("httpsession: describing a session: %w", err)

@@ -343,7 +343,7 @@ func (m *Manager) load(ctx context.Context, token string, s *Session, sc *storec
 	m.stats.Loads.Add(1)
 	s.token, s.client, s.key, s.version, s.expires = token, holdsCurrent, key, rec.Version, rec.Expires
 	s.isNew, s.status = false, StatusUnmodified
-	switch err := m.decode(rec, &s.st, now); {
+	switch err := m.decode(rec, &s.st, now, true); {
 	case err == nil:
 		return nil
 	case errors.Is(err, errRenewed):
@@ -371,9 +371,17 @@ func (m *Manager) load(ctx context.Context, token string, s *Session, sc *storec
 
 // decode fills st from rec and drops keys whose own expiry has passed. It
 // reports errRenewed for a live grace marker and errExpired for a record
-// past its deadline.
-func (m *Manager) decode(rec Record, st *codec.State, now time.Time) error {
-	if err := m.cfg.Codec.Decode(rec.Data, st); err != nil {
+// past its deadline. When owned, rec came from the Store's Get, which
+// hands its Data over, and nothing else will see or change it: a codec
+// that can decode it in place (codec.OwnedDecoder) does, without copying.
+func (m *Manager) decode(rec Record, st *codec.State, now time.Time, owned bool) error {
+	var err error
+	if od, ok := m.cfg.Codec.(codec.OwnedDecoder); ok && owned {
+		err = od.DecodeOwned(rec.Data, st)
+	} else {
+		err = m.cfg.Codec.Decode(rec.Data, st)
+	}
+	if err != nil {
 		return err
 	}
 	if !now.Before(rec.Expires) || !now.Before(st.Deadline) {
@@ -560,7 +568,7 @@ func (m *Manager) afterConflict(ctx context.Context, s *Session, key string, att
 	fresh, err := m.cfg.Store.Get(ctx, key)
 	var st codec.State
 	if err == nil {
-		err = m.decode(fresh, &st, now)
+		err = m.decode(fresh, &st, now, true)
 	}
 	if errors.Is(err, ErrNotFound) || errors.Is(err, errExpired) || errors.Is(err, errRenewed) {
 		m.cfg.Logger.Debug("httpsession: session ended by another request; changes dropped", "session", logID(s.token))

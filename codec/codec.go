@@ -127,6 +127,16 @@ type AppendEncoder interface {
 	AppendEncode(dst []byte, st *State) ([]byte, error)
 }
 
+// OwnedDecoder is implemented by codecs that can decode data handed over
+// to them. DecodeOwned is Decode, except that the decoded State may share
+// memory with data (its strings in particular), so nothing may change data
+// afterwards, for as long as anything of the State is in use. It saves a
+// copy of the record on every load: the Manager decodes with it the data a
+// Store's Get returned, which the Store contract makes the caller's own.
+type OwnedDecoder interface {
+	DecodeOwned(data []byte, st *State) error
+}
+
 // ByName returns the codec called name: "gob", "json" or "cbor".
 func ByName(name string) (Codec, error) {
 	switch name {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"time"
+	"unsafe"
 )
 
 // The Gob codec writes one of two formats, told apart by the first byte.
@@ -234,10 +235,10 @@ func appendValue(b []byte, v any, depth int) ([]byte, error) {
 // the bytes left before anything is allocated for it.
 //
 // Strings (keys and values alike) are substrings of str, one copy of the
-// whole record made up front, rather than a copy each: a fat session's
-// hundred strings cost one allocation, not a hundred. A string a program
-// keeps past its request keeps that copy alive, which is the size of one
-// record.
+// whole record made up front (or the record itself, when it is handed
+// over), rather than a copy each: a fat session's hundred strings cost one
+// allocation, not a hundred, or none. A string a program keeps past its
+// request keeps that copy alive, which is the size of one record.
 type taggedReader struct {
 	b   []byte
 	str string // a copy of the bytes b started as; b is always a suffix
@@ -446,8 +447,16 @@ func (r *taggedReader) value(depth int) any {
 	return nil
 }
 
-func decodeTagged(data []byte) (State, error) {
-	r := taggedReader{b: data, str: string(data)}
+// decodeTagged decodes the tagged format. When owned, the caller hands
+// data over (see OwnedDecoder), and the strings are substrings of data
+// itself rather than of a copy.
+func decodeTagged(data []byte, owned bool) (State, error) {
+	r := taggedReader{b: data}
+	if owned {
+		r.str = unsafe.String(unsafe.SliceData(data), len(data))
+	} else {
+		r.str = string(data)
+	}
 	var st State
 	r.state(&st)
 	if r.err != nil {

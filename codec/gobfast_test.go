@@ -1,12 +1,15 @@
 package codec_test
 
 import (
+	"bytes"
 	"encoding/gob"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/httpsession/httpsession/codec"
 )
@@ -165,4 +168,66 @@ func TestStateKeys(t *testing.T) {
 		t.Fatalf("decoded %v, %v; want %v", third.Values, err, back.Values)
 	}
 	check("changed and decoded", &third, back.Keys())
+}
+
+// DecodeOwned brings back what Decode does, in both formats, with the
+// tagged format's strings inside the record itself; Decode's strings are
+// the decoder's own, so changing the record afterwards changes nothing.
+func TestGobDecodeOwned(t *testing.T) {
+	ins := inputs()
+	for name, st := range benchStates() {
+		ins["bench "+name] = *st
+	}
+	for _, name := range slices.Sorted(maps.Keys(ins)) {
+		in := ins[name]
+		t.Run(name, func(t *testing.T) {
+			data, err := codec.Gob{}.Encode(&in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var copied, owned codec.State
+			if err := (codec.Gob{}).Decode(data, &copied); err != nil {
+				t.Fatal(err)
+			}
+			if err := (codec.Gob{}).DecodeOwned(bytes.Clone(data), &owned); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(owned, copied) {
+				t.Fatalf("DecodeOwned = %#v\nDecode = %#v", owned, copied)
+			}
+		})
+	}
+
+	in := codec.State{Owner: "ann", Values: map[string]any{"user": "ann", "list": []any{"x"}, "b": []byte("yz")}}
+	data, err := codec.Gob{}.Encode(&in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	within := func(p *byte, data []byte) bool {
+		at, start := uintptr(unsafe.Pointer(p)), uintptr(unsafe.Pointer(unsafe.SliceData(data)))
+		return at >= start && at < start+uintptr(len(data))
+	}
+	var owned codec.State
+	if err := (codec.Gob{}).DecodeOwned(data, &owned); err != nil {
+		t.Fatal(err)
+	}
+	for what, s := range map[string]string{"a key": owned.Keys()[0], "a value": owned.Values["user"].(string), "the owner": owned.Owner} {
+		if !within(unsafe.StringData(s), data) {
+			t.Errorf("DecodeOwned copied %s (%q) out of the record", what, s)
+		}
+	}
+	if b := owned.Values["b"].([]byte); within(unsafe.SliceData(b), data) {
+		t.Error("DecodeOwned returned a byte slice inside the record: the caller may change it")
+	}
+
+	var copied codec.State
+	if err := (codec.Gob{}).Decode(data, &copied); err != nil {
+		t.Fatal(err)
+	}
+	for i := range data[1:] {
+		data[1+i] = 'Z'
+	}
+	if copied.Values["user"] != "ann" || copied.Owner != "ann" || copied.Values["list"].([]any)[0] != "x" {
+		t.Fatalf("changing the record after Decode changed its state: %#v", copied)
+	}
 }
