@@ -373,11 +373,12 @@ func (m *Manager) load(ctx context.Context, token string, s *Session, sc *storec
 // reports errRenewed for a live grace marker and errExpired for a record
 // past its deadline. When owned, rec came from the Store's Get, which
 // hands its Data over, and nothing else will see or change it: a codec
-// that can decode it in place (codec.OwnedDecoder) does, without copying.
+// that can decode lazily (codec.LazyDecoder) keeps it and decodes each
+// value when the request first reads it.
 func (m *Manager) decode(rec Record, st *codec.State, now time.Time, owned bool) error {
 	var err error
-	if od, ok := m.cfg.Codec.(codec.OwnedDecoder); ok && owned {
-		err = od.DecodeOwned(rec.Data, st)
+	if ld, ok := m.cfg.Codec.(codec.LazyDecoder); ok && owned {
+		err = ld.DecodeLazy(rec.Data, st)
 	} else {
 		err = m.cfg.Codec.Decode(rec.Data, st)
 	}
@@ -392,7 +393,7 @@ func (m *Manager) decode(rec Record, st *codec.State, now time.Time, owned bool)
 	}
 	for k, t := range st.KeyExpiry {
 		if !now.Before(t) {
-			delete(st.Values, k)
+			st.DeleteValue(k)
 			delete(st.KeyExpiry, k)
 		}
 	}

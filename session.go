@@ -134,38 +134,27 @@ type op struct {
 func (o op) apply(st *codec.State) {
 	switch o.kind {
 	case opSet:
-		if st.Values == nil {
-			st.Values = make(map[string]any)
-		}
-		st.Values[o.key] = o.val
+		st.SetValue(o.key, o.val)
 	case opDelete:
-		delete(st.Values, o.key)
+		st.DeleteValue(o.key)
 		delete(st.KeyExpiry, o.key)
 	case opClear:
-		st.Values = nil
+		st.ClearValues()
 		st.KeyExpiry = nil
 	case opIncr:
-		n, _ := codec.As[int64](st.Values[o.key])
-		if st.Values == nil {
-			st.Values = make(map[string]any)
-		}
-		st.Values[o.key] = n + o.delta
+		old, _ := st.Value(o.key)
+		n, _ := codec.As[int64](old)
+		st.SetValue(o.key, n+o.delta)
 	case opUpdate:
-		old, ok := st.Values[o.key]
-		if !ok {
-			old = nil
-		}
+		old, _ := st.Value(o.key)
 		if v := o.fn(old); v != nil {
-			if st.Values == nil {
-				st.Values = make(map[string]any)
-			}
-			st.Values[o.key] = v
+			st.SetValue(o.key, v)
 		} else {
-			delete(st.Values, o.key)
+			st.DeleteValue(o.key)
 			delete(st.KeyExpiry, o.key)
 		}
 	case opExpire:
-		if _, ok := st.Values[o.key]; !ok {
+		if _, ok := st.Value(o.key); !ok {
 			return
 		}
 		if st.KeyExpiry == nil {
@@ -194,7 +183,8 @@ func (s *Session) logLocked(o op) any {
 	o.apply(&s.st)
 	s.ops = append(s.ops, o)
 	s.mark(StatusModified)
-	return s.st.Values[o.key]
+	v, _ := s.st.Value(o.key)
+	return v
 }
 
 func (s *Session) ensureToken() {
@@ -213,14 +203,15 @@ func (s *Session) ensureToken() {
 func (s *Session) Get(key string) any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.st.Values[key]
+	v, _ := s.st.Value(key)
+	return v
 }
 
 // Has reports whether key has a value.
 func (s *Session) Has(key string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.st.Values[key]
+	_, ok := s.st.Value(key)
 	return ok
 }
 
@@ -248,7 +239,7 @@ func (s *Session) Delete(key string) {
 // it; flash messages are a convenience, not a guarantee.
 func (s *Session) Pop(key string) any {
 	s.mu.Lock()
-	v, ok := s.st.Values[key]
+	v, ok := s.st.Value(key)
 	s.mu.Unlock()
 	if !ok {
 		return nil

@@ -67,7 +67,7 @@ func (CBOR) Encode(st *State) ([]byte, error) {
 	if st == nil {
 		return nil, errNilState
 	}
-	data, err := cborEnc.Marshal(st)
+	data, err := cborEnc.Marshal(st.eager())
 	if err != nil {
 		return nil, fmt.Errorf("codec: cbor encode: %w", err)
 	}

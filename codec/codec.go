@@ -21,6 +21,10 @@
 // (which httpsession.Get uses) turns a value that came back into the type
 // it went in as: numbers, times, byte slices, and slices and maps of them.
 //
+// Gob also decodes lazily (LazyDecoder): the Manager loads sessions that
+// way, so a request decodes only the values it reads, and a save copies
+// the bytes of the values nothing could have changed.
+//
 // A Codec never instantiates types it was not told about and never runs
 // code while decoding, so a stored record cannot become remote code
 // execution the way pickled or Storable sessions did.
@@ -36,7 +40,10 @@ import (
 // State is everything the Manager keeps about one session besides the
 // store's own metadata.
 type State struct {
-	// Values are the application's key-value pairs.
+	// Values are the application's key-value pairs. After DecodeLazy
+	// (LazyDecoder) it is nil while the values are held undecoded: the
+	// methods Value, SetValue, DeleteValue, ClearValues, Len and Keys work
+	// on the values whichever way they are held, and LoadValues fills it.
 	Values map[string]any `json:"values,omitempty" cbor:"1,keyasint,omitempty"`
 	// Created is when the session was created or last renewed.
 	Created time.Time `json:"created" cbor:"2,keyasint"`
@@ -68,11 +75,17 @@ type State struct {
 	// so code that changes Values directly needs to do nothing about it.
 	// Its array is never written once it is set.
 	keys []string
+	// lazy, when not nil, holds the values in place of Values: DecodeLazy
+	// left them undecoded.
+	lazy *lazyValues
 }
 
-// Keys returns the keys of Values in ascending order, in a slice the
+// Keys returns the keys of the values in ascending order, in a slice the
 // caller owns.
 func (st *State) Keys() []string {
+	if st.lazy != nil {
+		return st.lazy.keys()
+	}
 	if st.keysValid() {
 		return slices.Clone(st.keys)
 	}
@@ -125,16 +138,6 @@ type Codec interface {
 // dst's contents past len(dst) are unspecified.
 type AppendEncoder interface {
 	AppendEncode(dst []byte, st *State) ([]byte, error)
-}
-
-// OwnedDecoder is implemented by codecs that can decode data handed over
-// to them. DecodeOwned is Decode, except that the decoded State may share
-// memory with data (its strings in particular), so nothing may change data
-// afterwards, for as long as anything of the State is in use. It saves a
-// copy of the record on every load: the Manager decodes with it the data a
-// Store's Get returned, which the Store contract makes the caller's own.
-type OwnedDecoder interface {
-	DecodeOwned(data []byte, st *State) error
 }
 
 // ByName returns the codec called name: "gob", "json" or "cbor".

@@ -2,6 +2,7 @@ package codec_test
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 
 	"github.com/httpsession/httpsession/codec"
@@ -13,7 +14,8 @@ func FuzzCBORDecode(f *testing.F) { fuzzDecode(f, codec.CBOR{}) }
 
 // fuzzDecode checks that Decode never panics, keeps its promise of a
 // non-nil Values, and that whatever it accepts encodes again; a codec that
-// also decodes in place accepts exactly the same records that way. Seeds are
+// also decodes lazily accepts exactly the same records that way, with the
+// same keys, each of which decodes. Seeds are
 // every codec's encodings of the test states (the other codecs' output is
 // garbage of a realistic shape) plus plain garbage.
 func fuzzDecode(f *testing.F, c codec.Codec) {
@@ -36,14 +38,14 @@ func fuzzDecode(f *testing.F, c codec.Codec) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var st codec.State
 		err := c.Decode(data, &st)
-		if od, ok := c.(codec.OwnedDecoder); ok {
-			var owned codec.State
-			errOwned := od.DecodeOwned(bytes.Clone(data), &owned)
-			if (err == nil) != (errOwned == nil) {
-				t.Fatalf("Decode: %v, but DecodeOwned: %v", err, errOwned)
+		if ld, ok := c.(codec.LazyDecoder); ok {
+			var lazy codec.State
+			errLazy := ld.DecodeLazy(bytes.Clone(data), &lazy)
+			if (err == nil) != (errLazy == nil) {
+				t.Fatalf("Decode: %v, but DecodeLazy: %v", err, errLazy)
 			}
-			if err == nil && len(owned.Values) != len(st.Values) {
-				t.Fatalf("DecodeOwned gave %d values, Decode %d", len(owned.Values), len(st.Values))
+			if err == nil {
+				checkLazy(t, &lazy, &st)
 			}
 		}
 		if err != nil {
@@ -56,4 +58,27 @@ func fuzzDecode(f *testing.F, c codec.Codec) {
 			t.Fatalf("decoded state does not encode again: %v\nstate: %#v", err, st)
 		}
 	})
+}
+
+// checkLazy checks a lazily decoded state against the same record decoded
+// whole: the same keys, each value there, and an encoding that decodes to
+// as many values.
+func checkLazy(t *testing.T, lazy, whole *codec.State) {
+	t.Helper()
+	if got, want := lazy.Keys(), whole.Keys(); !slices.Equal(got, want) {
+		t.Fatalf("lazily decoded keys %q, want %q", got, want)
+	}
+	for _, k := range whole.Keys() {
+		if _, ok := lazy.Value(k); !ok {
+			t.Fatalf("no lazily decoded value under %q", k)
+		}
+	}
+	data, err := codec.Gob{}.Encode(lazy)
+	if err != nil {
+		t.Fatalf("a lazily decoded state does not encode again: %v", err)
+	}
+	var again codec.State
+	if err := (codec.Gob{}).Decode(data, &again); err != nil || len(again.Values) != len(whole.Values) {
+		t.Fatalf("re-encoded lazy state decodes to %d values, %v; want %d", len(again.Values), err, len(whole.Values))
+	}
 }

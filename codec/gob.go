@@ -80,31 +80,19 @@ func (Gob) AppendEncode(dst []byte, st *State) ([]byte, error) {
 	}
 	buf := bytes.NewBuffer(dst)
 	buf.WriteByte(formatGob)
-	if err := gob.NewEncoder(buf).Encode(st); err != nil {
+	if err := gob.NewEncoder(buf).Encode(st.eager()); err != nil {
 		return nil, fmt.Errorf("codec: gob encode: %w", err)
 	}
 	return buf.Bytes(), nil
 }
 
 // Decode decodes data written by Gob.Encode into st.
-func (g Gob) Decode(data []byte, st *State) error {
-	return g.decode(data, st, false)
-}
-
-var _ OwnedDecoder = Gob{}
-
-// DecodeOwned is Decode for data the caller hands over: the strings of st
-// (keys and values) share data's memory instead of a copy of it.
-func (g Gob) DecodeOwned(data []byte, st *State) error {
-	return g.decode(data, st, true)
-}
-
-func (Gob) decode(data []byte, st *State, owned bool) error {
+func (Gob) Decode(data []byte, st *State) error {
 	if st == nil {
 		return errNilState
 	}
 	if len(data) > 0 && data[0] == formatTagged {
-		fresh, err := decodeTagged(data[1:], owned)
+		fresh, err := decodeTagged(data[1:])
 		if err != nil {
 			return err
 		}

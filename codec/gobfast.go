@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"time"
-	"unsafe"
 )
 
 // The Gob codec writes one of two formats, told apart by the first byte.
@@ -76,8 +75,13 @@ func appendTaggedState(b []byte, st *State) ([]byte, error) {
 			return nil, err
 		}
 	}
-	b = binary.AppendUvarint(b, uint64(len(st.Values)))
-	if b, err = appendValues(b, st); err != nil {
+	b = binary.AppendUvarint(b, uint64(st.Len()))
+	if st.lazy != nil {
+		b, err = appendLazyValues(b, st.lazy)
+	} else {
+		b, err = appendValues(b, st)
+	}
+	if err != nil {
 		return nil, err
 	}
 	// Fields added later ride in a trailer that is left out when they are
@@ -236,9 +240,10 @@ func appendValue(b []byte, v any, depth int) ([]byte, error) {
 //
 // Strings (keys and values alike) are substrings of str, one copy of the
 // whole record made up front (or the record itself, when it is handed
-// over), rather than a copy each: a fat session's hundred strings cost one
-// allocation, not a hundred, or none. A string a program keeps past its
-// request keeps that copy alive, which is the size of one record.
+// over: DecodeLazy), rather than a copy each: a fat session's hundred
+// strings cost one allocation, not a hundred, or none. A string a program
+// keeps past its request keeps that copy alive, which is the size of one
+// record.
 type taggedReader struct {
 	b   []byte
 	str string // a copy of the bytes b started as; b is always a suffix
@@ -325,7 +330,9 @@ func (r *taggedReader) fixed(n int) []byte {
 	return r.bytes(n)
 }
 
-func (r *taggedReader) state(st *State) {
+// state reads a record into st; with lv, it leaves the values undecoded
+// in lv instead of building st.Values.
+func (r *taggedReader) state(st *State, lv *lazyValues) {
 	st.Created, st.Deadline, st.Saved = r.time(), r.time(), r.time()
 	st.Owner, st.UserAgent, st.IP = r.string(), r.string(), r.string()
 	if n := r.count(2); n > 0 {
@@ -336,6 +343,11 @@ func (r *taggedReader) state(st *State) {
 		}
 	}
 	n := r.count(2)
+	if lv != nil {
+		r.lazyEntries(n, lv)
+		r.trailer(st)
+		return
+	}
 	st.Values = make(map[string]any, n)
 	// Keys that come in ascending order are kept (State.keys), so that
 	// State.Keys need not sort them.
@@ -357,6 +369,11 @@ func (r *taggedReader) state(st *State) {
 	if len(keys) == len(st.Values) {
 		st.keys = keys
 	}
+	r.trailer(st)
+}
+
+// trailer reads the fields that follow the values, when there are any.
+func (r *taggedReader) trailer(st *State) {
 	if len(r.b) != 0 {
 		st.Lifetime = time.Duration(r.varint())
 		flags := r.byte()
@@ -364,6 +381,50 @@ func (r *taggedReader) state(st *State) {
 		if flags&^flagsKnown != 0 || len(r.b) != 0 {
 			r.fail()
 		}
+	}
+}
+
+// skip reads past one value, checking it exactly as value does, without
+// building it.
+func (r *taggedReader) skip(depth int) {
+	if depth > maxTaggedDepth {
+		r.fail()
+		return
+	}
+	switch tag := r.byte(); tag {
+	case tagString, tagBytes:
+		r.bytes(r.count(1))
+	case tagFalse, tagTrue:
+	case tagInt, tagInt8, tagInt16, tagInt32, tagInt64, tagDuration:
+		r.varint()
+	case tagUint, tagUint8, tagUint16, tagUint32, tagUint64:
+		r.uvarint()
+	case tagFloat32:
+		r.fixed(4)
+	case tagFloat64:
+		r.fixed(8)
+	case tagTime:
+		r.time()
+	case tagStrings:
+		for range r.count(1) {
+			r.bytes(r.count(1))
+		}
+	case tagSlice:
+		for range r.count(1) {
+			r.skip(depth + 1)
+		}
+	case tagMap:
+		for range r.count(2) {
+			r.bytes(r.count(1))
+			r.skip(depth + 1)
+		}
+	case tagStringMap:
+		for range r.count(2) {
+			r.bytes(r.count(1))
+			r.bytes(r.count(1))
+		}
+	default:
+		r.fail()
 	}
 }
 
@@ -447,18 +508,10 @@ func (r *taggedReader) value(depth int) any {
 	return nil
 }
 
-// decodeTagged decodes the tagged format. When owned, the caller hands
-// data over (see OwnedDecoder), and the strings are substrings of data
-// itself rather than of a copy.
-func decodeTagged(data []byte, owned bool) (State, error) {
-	r := taggedReader{b: data}
-	if owned {
-		r.str = unsafe.String(unsafe.SliceData(data), len(data))
-	} else {
-		r.str = string(data)
-	}
+func decodeTagged(data []byte) (State, error) {
+	r := taggedReader{b: data, str: string(data)}
 	var st State
-	r.state(&st)
+	r.state(&st, nil)
 	if r.err != nil {
 		return State{}, fmt.Errorf("%w", r.err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/gob"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"testing"
@@ -170,10 +171,10 @@ func TestStateKeys(t *testing.T) {
 	check("changed and decoded", &third, back.Keys())
 }
 
-// DecodeOwned brings back what Decode does, in both formats, with the
-// tagged format's strings inside the record itself; Decode's strings are
-// the decoder's own, so changing the record afterwards changes nothing.
-func TestGobDecodeOwned(t *testing.T) {
+// DecodeLazy brings back what Decode does, in both formats; the tagged
+// format's strings stay inside the record itself, while Decode's are the
+// decoder's own, so changing the record afterwards changes nothing.
+func TestGobDecodeLazy(t *testing.T) {
 	ins := inputs()
 	for name, st := range benchStates() {
 		ins["bench "+name] = *st
@@ -185,15 +186,27 @@ func TestGobDecodeOwned(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var copied, owned codec.State
-			if err := (codec.Gob{}).Decode(data, &copied); err != nil {
+			var whole, lazy codec.State
+			if err := (codec.Gob{}).Decode(data, &whole); err != nil {
 				t.Fatal(err)
 			}
-			if err := (codec.Gob{}).DecodeOwned(bytes.Clone(data), &owned); err != nil {
+			if err := (codec.Gob{}).DecodeLazy(bytes.Clone(data), &lazy); err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(owned, copied) {
-				t.Fatalf("DecodeOwned = %#v\nDecode = %#v", owned, copied)
+			if lazy.Len() != len(whole.Values) || !slices.Equal(lazy.Keys(), whole.Keys()) {
+				t.Fatalf("DecodeLazy: %d values %q, want %d %q", lazy.Len(), lazy.Keys(), len(whole.Values), whole.Keys())
+			}
+			again, err := codec.Gob{}.Encode(&lazy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lazy.LoadValues()
+			if !reflect.DeepEqual(lazy, whole) {
+				t.Fatalf("DecodeLazy then LoadValues = %#v\nDecode = %#v", lazy, whole)
+			}
+			var back codec.State
+			if err := (codec.Gob{}).Decode(again, &back); err != nil || !reflect.DeepEqual(back.Values, whole.Values) {
+				t.Fatalf("a lazy state encoded decodes to %#v, %v; want %#v", back.Values, err, whole.Values)
 			}
 		})
 	}
@@ -207,27 +220,153 @@ func TestGobDecodeOwned(t *testing.T) {
 		at, start := uintptr(unsafe.Pointer(p)), uintptr(unsafe.Pointer(unsafe.SliceData(data)))
 		return at >= start && at < start+uintptr(len(data))
 	}
-	var owned codec.State
-	if err := (codec.Gob{}).DecodeOwned(data, &owned); err != nil {
+	var lazy codec.State
+	if err := (codec.Gob{}).DecodeLazy(data, &lazy); err != nil {
 		t.Fatal(err)
 	}
-	for what, s := range map[string]string{"a key": owned.Keys()[0], "a value": owned.Values["user"].(string), "the owner": owned.Owner} {
+	user, _ := lazy.Value("user")
+	for what, s := range map[string]string{"a key": lazy.Keys()[0], "a value": user.(string), "the owner": lazy.Owner} {
 		if !within(unsafe.StringData(s), data) {
-			t.Errorf("DecodeOwned copied %s (%q) out of the record", what, s)
+			t.Errorf("DecodeLazy copied %s (%q) out of the record", what, s)
 		}
 	}
-	if b := owned.Values["b"].([]byte); within(unsafe.SliceData(b), data) {
-		t.Error("DecodeOwned returned a byte slice inside the record: the caller may change it")
+	if b, _ := lazy.Value("b"); within(unsafe.SliceData(b.([]byte)), data) {
+		t.Error("DecodeLazy returned a byte slice inside the record: the caller may change it")
 	}
 
-	var copied codec.State
-	if err := (codec.Gob{}).Decode(data, &copied); err != nil {
+	var whole codec.State
+	if err := (codec.Gob{}).Decode(data, &whole); err != nil {
 		t.Fatal(err)
 	}
 	for i := range data[1:] {
 		data[1+i] = 'Z'
 	}
-	if copied.Values["user"] != "ann" || copied.Owner != "ann" || copied.Values["list"].([]any)[0] != "x" {
-		t.Fatalf("changing the record after Decode changed its state: %#v", copied)
+	if whole.Values["user"] != "ann" || whole.Owner != "ann" || whole.Values["list"].([]any)[0] != "x" {
+		t.Fatalf("changing the record after Decode changed its state: %#v", whole)
+	}
+}
+
+// A lazily decoded state answers every change and question as the same
+// record decoded whole does, and encodes to the same values: sets of old
+// and new keys (past the point where it gives up inserting), deletes,
+// clears, values changed in place after a read.
+func TestGobLazyOperations(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range 200 {
+		in := codec.State{Values: map[string]any{}}
+		for i := range rng.IntN(80) {
+			in.Values[fmt.Sprintf("k%03d", rng.IntN(200))] = lazyOpValue(rng, i)
+		}
+		if rng.IntN(2) == 0 {
+			in.Keys() // the next Encode writes the keys in order
+		}
+		data, err := codec.Gob{}.Encode(&in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var whole, lazy codec.State
+		if err := (codec.Gob{}).Decode(data, &whole); err != nil {
+			t.Fatal(err)
+		}
+		if err := (codec.Gob{}).DecodeLazy(bytes.Clone(data), &lazy); err != nil {
+			t.Fatal(err)
+		}
+		for step := range 60 {
+			k := fmt.Sprintf("k%03d", rng.IntN(200))
+			what := ""
+			switch op := rng.IntN(20); {
+			case op < 8:
+				what = "get"
+			case op < 15:
+				v := lazyOpValue(rng, step)
+				whole.SetValue(k, v)
+				lazy.SetValue(k, v)
+				what = "set"
+			case op < 18:
+				whole.DeleteValue(k)
+				lazy.DeleteValue(k)
+				what = "delete"
+			case op < 19:
+				// Byte slices changed in place after a read are saved
+				// with the next encoding, as they are for a whole state.
+				for _, st := range []*codec.State{&whole, &lazy} {
+					for _, k := range st.Keys() {
+						if b, _ := st.Value(k); b != nil {
+							if b, ok := b.([]byte); ok && len(b) > 0 {
+								b[0]++
+							}
+						}
+					}
+				}
+				what = "change in place"
+			default:
+				whole.ClearValues()
+				lazy.ClearValues()
+				what = "clear"
+			}
+			wv, wok := whole.Value(k)
+			lv, lok := lazy.Value(k)
+			if wok != lok || !reflect.DeepEqual(wv, lv) || whole.Len() != lazy.Len() || !slices.Equal(whole.Keys(), lazy.Keys()) {
+				t.Fatalf("round %d step %d, %s %s: lazy (%v, %v, %d keys %q), whole (%v, %v, %d keys %q)",
+					round, step, what, k, lv, lok, lazy.Len(), lazy.Keys(), wv, wok, whole.Len(), whole.Keys())
+			}
+		}
+		wd, err := codec.Gob{}.Encode(&whole)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ld, err := codec.Gob{}.Encode(&lazy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wback, lback codec.State
+		if err := (codec.Gob{}).Decode(wd, &wback); err != nil {
+			t.Fatal(err)
+		}
+		if err := (codec.Gob{}).Decode(ld, &lback); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(wback.Values, lback.Values) {
+			t.Fatalf("round %d: the lazy state encoded to %#v, the whole one to %#v", round, lback.Values, wback.Values)
+		}
+	}
+}
+
+func lazyOpValue(rng *rand.Rand, i int) any {
+	switch rng.IntN(5) {
+	case 0:
+		return fmt.Sprint("s", i)
+	case 1:
+		return i
+	case 2:
+		return []byte{byte(i), 1}
+	case 3:
+		return []any{"x", i}
+	}
+	return time.Duration(i)
+}
+
+// Of two values under one key in a record, the later one counts, lazily
+// decoded or not.
+func TestGobLazyDuplicateKeys(t *testing.T) {
+	data, err := codec.Gob{}.Encode(&codec.State{Values: map[string]any{"a": "first", "b": "second"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := bytes.Index(data, []byte{1, 'b', 1, 6}) // key "b", then a string of 6 bytes
+	if at < 0 {
+		t.Fatalf("no key b in %q", data)
+	}
+	data[at+1] = 'a'
+	var whole, lazy codec.State
+	if err := (codec.Gob{}).Decode(data, &whole); err != nil {
+		t.Fatal(err)
+	}
+	if err := (codec.Gob{}).DecodeLazy(data, &lazy); err != nil {
+		t.Fatal(err)
+	}
+	v, _ := lazy.Value("a")
+	if lazy.Len() != 1 || v != whole.Values["a"] {
+		t.Fatalf("lazily: %d values, a = %v; whole: %v", lazy.Len(), v, whole.Values)
 	}
 }

@@ -37,7 +37,7 @@ func (JSON) Encode(st *State) ([]byte, error) {
 	if st == nil {
 		return nil, errNilState
 	}
-	data, err := json.Marshal(st)
+	data, err := json.Marshal(st.eager())
 	if err != nil {
 		return nil, fmt.Errorf("codec: json encode: %w", err)
 	}
