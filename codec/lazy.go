@@ -24,6 +24,10 @@ import (
 //
 // DecodeLazy checks the whole record as Decode does, so a malformed value
 // is an error here, never later.
+//
+// A codec that embeds Gob to wrap it (to encrypt or compress records, say)
+// gets Gob's DecodeLazy and AppendEncode too, which know nothing of the
+// wrapping: it must define both itself, or not embed Gob.
 type LazyDecoder interface {
 	DecodeLazy(data []byte, st *State) error
 }
