@@ -182,31 +182,17 @@ func TestGobDecodeLazy(t *testing.T) {
 	for _, name := range slices.Sorted(maps.Keys(ins)) {
 		in := ins[name]
 		t.Run(name, func(t *testing.T) {
-			data, err := codec.Gob{}.Encode(&in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var whole, lazy codec.State
-			if err := (codec.Gob{}).Decode(data, &whole); err != nil {
-				t.Fatal(err)
-			}
-			if err := (codec.Gob{}).DecodeLazy(bytes.Clone(data), &lazy); err != nil {
-				t.Fatal(err)
-			}
+			whole, lazy := decodeBoth(t, &in)
 			if lazy.Len() != len(whole.Values) || !slices.Equal(lazy.Keys(), whole.Keys()) {
 				t.Fatalf("DecodeLazy: %d values %q, want %d %q", lazy.Len(), lazy.Keys(), len(whole.Values), whole.Keys())
 			}
-			again, err := codec.Gob{}.Encode(&lazy)
-			if err != nil {
-				t.Fatal(err)
-			}
+			back := reencode(t, &lazy)
 			lazy.LoadValues()
 			if !reflect.DeepEqual(lazy, whole) {
 				t.Fatalf("DecodeLazy then LoadValues = %#v\nDecode = %#v", lazy, whole)
 			}
-			var back codec.State
-			if err := (codec.Gob{}).Decode(again, &back); err != nil || !reflect.DeepEqual(back.Values, whole.Values) {
-				t.Fatalf("a lazy state encoded decodes to %#v, %v; want %#v", back.Values, err, whole.Values)
+			if !reflect.DeepEqual(back.Values, whole.Values) {
+				t.Fatalf("a lazy state encoded decodes to %#v; want %#v", back.Values, whole.Values)
 			}
 		})
 	}
@@ -260,17 +246,7 @@ func TestGobLazyOperations(t *testing.T) {
 		if rng.IntN(2) == 0 {
 			in.Keys() // the next Encode writes the keys in order
 		}
-		data, err := codec.Gob{}.Encode(&in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var whole, lazy codec.State
-		if err := (codec.Gob{}).Decode(data, &whole); err != nil {
-			t.Fatal(err)
-		}
-		if err := (codec.Gob{}).DecodeLazy(bytes.Clone(data), &lazy); err != nil {
-			t.Fatal(err)
-		}
+		whole, lazy := decodeBoth(t, &in)
 		for step := range 60 {
 			k := fmt.Sprintf("k%03d", rng.IntN(200))
 			what := ""
@@ -311,25 +287,42 @@ func TestGobLazyOperations(t *testing.T) {
 					round, step, what, k, lv, lok, lazy.Len(), lazy.Keys(), wv, wok, whole.Len(), whole.Keys())
 			}
 		}
-		wd, err := codec.Gob{}.Encode(&whole)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ld, err := codec.Gob{}.Encode(&lazy)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var wback, lback codec.State
-		if err := (codec.Gob{}).Decode(wd, &wback); err != nil {
-			t.Fatal(err)
-		}
-		if err := (codec.Gob{}).Decode(ld, &lback); err != nil {
-			t.Fatal(err)
-		}
+		wback, lback := reencode(t, &whole), reencode(t, &lazy)
 		if !reflect.DeepEqual(wback.Values, lback.Values) {
 			t.Fatalf("round %d: the lazy state encoded to %#v, the whole one to %#v", round, lback.Values, wback.Values)
 		}
 	}
+}
+
+// decodeBoth encodes in with Gob and decodes the record whole, and lazily
+// from a copy.
+func decodeBoth(t *testing.T, in *codec.State) (whole, lazy codec.State) {
+	t.Helper()
+	data, err := codec.Gob{}.Encode(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (codec.Gob{}).Decode(data, &whole); err != nil {
+		t.Fatal(err)
+	}
+	if err := (codec.Gob{}).DecodeLazy(bytes.Clone(data), &lazy); err != nil {
+		t.Fatal(err)
+	}
+	return whole, lazy
+}
+
+// reencode encodes st with Gob and decodes the record whole.
+func reencode(t *testing.T, st *codec.State) codec.State {
+	t.Helper()
+	data, err := codec.Gob{}.Encode(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back codec.State
+	if err := (codec.Gob{}).Decode(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	return back
 }
 
 func lazyOpValue(rng *rand.Rand, i int) any {
