@@ -260,12 +260,19 @@ func pingRedisClusterNode(addr string, pid int) error {
 
 // pingRedis sends PING and, when pid is not 0, checks with INFO that the
 // server is process pid.
-func pingRedis(addr string, pid int) error {
+func pingRedis(addr string, pid int) error { return pingRedisAuth(addr, pid, "") }
+
+// pingRedisAuth is pingRedis for a server that asks password ("" for
+// none).
+func pingRedisAuth(addr string, pid int, password string) error {
 	c, r, err := dial("tcp", addr)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	if err := auth(c, r, password); err != nil {
+		return err
+	}
 	if _, err := io.WriteString(c, "PING\r\nINFO server\r\n"); err != nil {
 		return err
 	}
@@ -282,6 +289,20 @@ func pingRedis(addr string, pid int) error {
 	}
 	if pid != 0 && infoField(info, "process_id") != strconv.Itoa(pid) {
 		return fmt.Errorf("%s is served by process %s, not by %d", addr, infoField(info, "process_id"), pid)
+	}
+	return nil
+}
+
+// auth sends AUTH password on c, unless password is "".
+func auth(c io.Writer, r *bufio.Reader, password string) error {
+	if password == "" {
+		return nil
+	}
+	if _, err := fmt.Fprintf(c, "*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n", len(password), password); err != nil {
+		return err
+	}
+	if ok, err := readRESP(r); err != nil || ok != "OK" {
+		return fmt.Errorf("AUTH answered %q, %v", ok, err)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,6 +37,7 @@ const sentinelFailoverTimeout = 6 * time.Second
 type Sentinel struct {
 	data      []*Server // the first primary, then its replica
 	sentinels []*Server
+	password  string // the sentinels'; "" when they ask none
 }
 
 // MasterName returns the name the sentinels know the primary by.
@@ -51,10 +53,19 @@ func (s *Sentinel) Addrs() []string {
 }
 
 // URL returns the store URL of the set-up for store/open:
-// redis+sentinel://S1,S2,S3/mymaster.
+// redis+sentinel://S1,S2,S3/mymaster, with ?sentinel_password=P when the
+// sentinels ask for one.
 func (s *Sentinel) URL() string {
-	return "redis+sentinel://" + strings.Join(s.Addrs(), ",") + "/" + SentinelMasterName
+	u := "redis+sentinel://" + strings.Join(s.Addrs(), ",") + "/" + SentinelMasterName
+	if s.password != "" {
+		u += "?sentinel_password=" + url.QueryEscape(s.password)
+	}
+	return u
 }
+
+// Password returns the password the sentinels ask of their clients, ""
+// for none.
+func (s *Sentinel) Password() string { return s.password }
 
 // DataServers returns the redis-server processes that hold the data: the
 // first primary, then its replica. Which one is the primary now is for the
@@ -69,7 +80,7 @@ func (s *Sentinel) Sentinels() []*Server { return append([]*Server(nil), s.senti
 func (s *Sentinel) MasterAddr() (string, error) {
 	var firstErr error
 	for _, x := range s.sentinels {
-		st, err := sentinelState(x.Addr())
+		st, err := sentinelState(x.Addr(), s.password)
 		if err == nil {
 			return st.master, nil
 		}
@@ -88,12 +99,25 @@ func (s *Sentinel) MasterAddr() (string, error) {
 // That takes a second or two. The servers are stopped when the test ends.
 func RedisSentinel(t testing.TB) *Sentinel {
 	t.Helper()
+	return redisSentinel(t, "")
+}
+
+// RedisSentinelWithPassword is RedisSentinel with sentinels that ask
+// password of their clients (requirepass) and of each other
+// (sentinel-pass); the data servers ask none.
+func RedisSentinelWithPassword(t testing.TB, password string) *Sentinel {
+	t.Helper()
+	return redisSentinel(t, password)
+}
+
+func redisSentinel(t testing.TB, password string) *Sentinel {
+	t.Helper()
 	testlog.Attach(t) // go-redis's lines about this set-up go to t.Log
 	// A replica syncs at once rather than after the primary's default
 	// wait of 5 s for more replicas to share a diskless transfer.
 	master := startRedis(t, redisConfig{args: []string{"--repl-diskless-sync-delay", "0"}}, false)
 	replica := startRedis(t, redisConfig{args: []string{"--replicaof", "127.0.0.1", strconv.Itoa(master.port)}}, false)
-	s := &Sentinel{data: []*Server{master, replica}}
+	s := &Sentinel{data: []*Server{master, replica}, password: password}
 	waitFor(t, "the replica to sync", func() error { return replicaInSync(replica.Addr()) })
 
 	// Each sentinel is told of the ones started before it, so that all
@@ -101,13 +125,13 @@ func RedisSentinel(t testing.TB) *Sentinel {
 	var known []string
 	for range 3 {
 		id := sentinelID(t)
-		x := startSentinel(t, master.port, replica.port, id, known)
+		x := startSentinel(t, master.port, replica.port, id, known, password)
 		known = append(known, fmt.Sprintf("%d %s", x.port, id))
 		s.sentinels = append(s.sentinels, x)
 	}
 	for _, x := range s.sentinels {
 		waitFor(t, "sentinel "+x.Addr()+" to know the set-up", func() error {
-			st, err := sentinelState(x.Addr())
+			st, err := sentinelState(x.Addr(), password)
 			if err != nil {
 				return err
 			}
@@ -122,8 +146,9 @@ func RedisSentinel(t testing.TB) *Sentinel {
 
 // startSentinel starts redis-server --sentinel monitoring the primary on
 // masterPort, with its replica on replicaPort and the sentinels known ("PORT
-// ID") pre-seeded.
-func startSentinel(t testing.TB, masterPort, replicaPort int, id string, known []string) *Server {
+// ID") pre-seeded; with a password, the sentinel asks it of its clients
+// and gives it to the other sentinels.
+func startSentinel(t testing.TB, masterPort, replicaPort int, id string, known []string, password string) *Server {
 	t.Helper()
 	bin := findBinary(t, "redis-server", "redis-server")
 	dir := newDir(t, "redis-sentinel")
@@ -134,7 +159,9 @@ func startSentinel(t testing.TB, masterPort, replicaPort int, id string, known [
 		dir:     dir,
 		logPath: filepath.Join(dir, "sentinel.log"),
 		stopSig: syscall.SIGTERM,
-		ping:    pingRedis,
+		ping: func(addr string, pid int) error {
+			return pingRedisAuth(addr, pid, password)
+		},
 	}
 	s.command = func(port int) *exec.Cmd {
 		// A sentinel rewrites its configuration as it learns; a restart
@@ -150,6 +177,9 @@ func startSentinel(t testing.TB, masterPort, replicaPort int, id string, known [
 			fmt.Fprintf(&b, "sentinel known-replica %s 127.0.0.1 %d\n", SentinelMasterName, replicaPort)
 			for _, k := range known {
 				fmt.Fprintf(&b, "sentinel known-sentinel %s 127.0.0.1 %s\n", SentinelMasterName, k)
+			}
+			if password != "" {
+				fmt.Fprintf(&b, "requirepass %q\nsentinel sentinel-pass %q\n", password, password)
 			}
 			if err := os.WriteFile(conf, []byte(b.String()), 0o600); err != nil {
 				// Start fails on the missing file, with the reason in its log.
@@ -184,12 +214,16 @@ type sentinelView struct {
 // sentinelState reads INFO sentinel from the sentinel at addr, whose line
 // for the primary reads
 // "master0:name=mymaster,status=ok,address=127.0.0.1:P,slaves=1,sentinels=3".
-func sentinelState(addr string) (sentinelView, error) {
+// password is the sentinel's, "" for none.
+func sentinelState(addr, password string) (sentinelView, error) {
 	c, r, err := dial("tcp", addr)
 	if err != nil {
 		return sentinelView{}, err
 	}
 	defer c.Close()
+	if err := auth(c, r, password); err != nil {
+		return sentinelView{}, err
+	}
 	if _, err := io.WriteString(c, "INFO sentinel\r\n"); err != nil {
 		return sentinelView{}, err
 	}

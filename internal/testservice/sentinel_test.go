@@ -31,6 +31,31 @@ func TestRedisSentinel(t *testing.T) {
 	}
 }
 
+// Sentinels started with a password refuse a client that does not give
+// it, answer one that does, and name the password in their store URL.
+func TestRedisSentinelWithPassword(t *testing.T) {
+	t.Parallel()
+	s := timed(t, "redis sentinel with a password", func() *Sentinel { return RedisSentinelWithPassword(t, "s3 cret") })
+	if master, err := s.MasterAddr(); err != nil || master != s.DataServers()[0].Addr() {
+		t.Fatalf("MasterAddr = %q, %v", master, err)
+	}
+	if want := "redis+sentinel://" + strings.Join(s.Addrs(), ",") + "/mymaster?sentinel_password=s3+cret"; s.URL() != want || s.Password() != "s3 cret" {
+		t.Errorf("URL = %q, Password = %q; want %q", s.URL(), s.Password(), want)
+	}
+	for _, a := range s.Addrs() {
+		if got := exchange(t, a, "SENTINEL get-master-addr-by-name mymaster\r\n"); !strings.HasPrefix(got, "-NOAUTH") {
+			t.Errorf("sentinel %s without the password: %q, want a NOAUTH error", a, got)
+		}
+		if got := exchange(t, a, "*2\r\n$4\r\nAUTH\r\n$7\r\ns3 cret\r\n"); got != "+OK" {
+			t.Errorf("sentinel %s: AUTH with the password = %q", a, got)
+		}
+	}
+	// The data servers ask for nothing.
+	if got := exchange(t, s.DataServers()[0].Addr(), "PING\r\n"); got != "+PONG" {
+		t.Errorf("PING on the primary = %q", got)
+	}
+}
+
 func TestRedisClusterWithReplicas(t *testing.T) {
 	t.Parallel()
 	c := timed(t, "redis cluster (3 masters, 3 replicas)", func() *Cluster { return RedisClusterWithReplicas(t, 3) })

@@ -10,7 +10,7 @@
 //	bolt:PATH                              a bbolt database file (boltstore)
 //	redis://[:PASSWORD@]HOST:PORT[/DB]     Redis, one node (rediss:// for TLS)
 //	redis+cluster://HOST:PORT,HOST:PORT    Redis Cluster, any of its nodes
-//	redis+sentinel://[:PASSWORD@]HOST:PORT[,HOST:PORT...]/MASTERNAME[/DB]
+//	redis+sentinel://[:PASSWORD@]HOST:PORT[,HOST:PORT...]/MASTERNAME[/DB][?sentinel_password=P]
 //	                                       Redis with Sentinel: the sentinels' addresses
 //	memcache://HOST:PORT[,HOST:PORT...][?prefix=P&timeout=D]
 //	                                       memcached, one server or a pool
@@ -26,7 +26,9 @@
 // so that an outage fails fast into the error handler; a cluster client
 // also reloads its slot map every 2 s while in use instead of every 60 s.
 // The password of a redis+sentinel:// URL is the one of the Redis servers;
-// the sentinels are asked without one.
+// sentinels that ask one of their own (requirepass in sentinel.conf) get
+// sentinel_password=P, and sentinel_username=U for an ACL user. Redact
+// hides both passwords.
 //
 // SQL stores create their table (sqlstore.DefaultTable) if it is missing.
 // Their URLs take table=NAME (two applications on one database need a

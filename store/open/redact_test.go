@@ -11,6 +11,10 @@ func TestRedact(t *testing.T) {
 		"postgres://ann@db:5432/app":                "postgres://ann@db:5432/app",
 		"memcache://h1:11211":                       "memcache://h1:11211",
 		"bolt:/var/lib/x.db":                        "bolt:/var/lib/x.db",
+		"redis+sentinel://:pw@h1:1,h2:2/m/0?prefix=a&sentinel_password=spw&sentinel_username=u": "redis+sentinel://:xxxxx@h1:1,h2:2/m/0?prefix=a&sentinel_password=xxxxx&sentinel_username=u",
+		"redis+sentinel://h1:1/m?sentinel_password=s%26p#frag":                                  "redis+sentinel://h1:1/m?sentinel_password=xxxxx",
+		"postgres://ann@db/app?sslmode=off&Password=pw":                                         "postgres://ann@db/app?sslmode=off&Password=xxxxx",
+		"mysql://root:p?w@tcp(h:1)/db?password=x":                                               "mysql://root:xxxxx@tcp(h:1)/db?password=xxxxx",
 	}
 	for in, want := range cases {
 		if got := Redact(in); got != want {

@@ -3,6 +3,7 @@ package open
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -48,7 +49,7 @@ func openRedisURL(scheme, rest, rawURL string) (httpsession.Store, func() error,
 		if err != nil {
 			return nil, nil, err
 		}
-		path, prefix, err := redisPathQuery(rest)
+		path, q, err := redisPathQuery(rest)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -65,13 +66,13 @@ func openRedisURL(scheme, rest, rawURL string) (httpsession.Store, func() error,
 			opts.Username = user.Username()
 			opts.Password, _ = user.Password()
 		}
-		return openRedis(redis.NewClusterClient(opts), prefix)
+		return openRedis(redis.NewClusterClient(opts), q.Get("prefix"))
 	case "redis+sentinel":
 		user, hosts, err := splitHosts(rest)
 		if err != nil {
 			return nil, nil, err
 		}
-		path, prefix, err := redisPathQuery(rest)
+		path, q, err := redisPathQuery(rest, "sentinel_username", "sentinel_password")
 		if err != nil {
 			return nil, nil, err
 		}
@@ -85,34 +86,37 @@ func openRedisURL(scheme, rest, rawURL string) (httpsession.Store, func() error,
 			DB:                    db,
 			ContextTimeoutEnabled: true,
 			DialerRetries:         1,
+			SentinelUsername:      q.Get("sentinel_username"),
+			SentinelPassword:      q.Get("sentinel_password"),
 		}
 		if user != nil {
 			opts.Username = user.Username()
 			opts.Password, _ = user.Password()
 		}
-		return openRedis(redis.NewFailoverClient(opts), prefix)
+		return openRedis(redis.NewFailoverClient(opts), q.Get("prefix"))
 	}
 	return nil, nil, fmt.Errorf("unknown scheme %q", scheme)
 }
 
-// redisPathQuery returns the path of "//HOSTS/PATH?QUERY" and the prefix
-// parameter of its query, the only one these URLs take.
-func redisPathQuery(rest string) (path, prefix string, err error) {
+// redisPathQuery returns the path of "//HOSTS/PATH?QUERY" and its query,
+// which may name prefix and the parameters in more, and nothing else.
+func redisPathQuery(rest string, more ...string) (path string, q url.Values, err error) {
 	rest, _, _ = strings.Cut(strings.TrimPrefix(rest, "//"), "#")
 	rest, rawQuery, _ := strings.Cut(rest, "?")
 	if i := strings.IndexByte(rest, '/'); i >= 0 {
 		path = rest[i:]
 	}
-	q, err := url.ParseQuery(rawQuery)
+	q, err = url.ParseQuery(rawQuery)
 	if err != nil {
-		return "", "", err
+		return "", nil, err
 	}
+	known := append([]string{"prefix"}, more...)
 	for name := range q {
-		if name != "prefix" {
-			return "", "", fmt.Errorf("unknown parameter %q (want prefix=...)", name)
+		if !slices.Contains(known, name) {
+			return "", nil, fmt.Errorf("unknown parameter %q (want %s)", name, strings.Join(known, ", "))
 		}
 	}
-	return path, q.Get("prefix"), nil
+	return path, q, nil
 }
 
 // sentinelPath parses "/MASTERNAME[/DB]".

@@ -17,18 +17,19 @@ func TestBadRedisURLs(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for url, want := range map[string]string{
-		"redis+sentinel://":                         "no host",
-		"redis+sentinel://127.0.0.1:1":              "/MASTERNAME",
-		"redis+sentinel://127.0.0.1:1/":             "/MASTERNAME",
-		"redis+sentinel://127.0.0.1:1/m/x":          `database "x" is not a number`,
-		"redis+sentinel://127.0.0.1:1/m/0/extra":    "/MASTERNAME",
-		"redis+sentinel://127.0.0.1:1/m?db=2":       `unknown parameter "db"`,
-		"redis+sentinel://:s3cret@127.0.0.1:1,h/m":  "want HOST:PORT",
-		"redis+cluster://127.0.0.1:1/2":             "a cluster has no databases",
-		"redis+cluster://127.0.0.1:1?prefx=a":       `unknown parameter "prefx"`,
-		"redis+cluster://127.0.0.1:1?prefix=%zz":    "invalid URL escape",
-		"redis://127.0.0.1:1/0?prefx=a":             "prefx",
-		"redis://:s3cret@127.0.0.1:1/0?prefix=a{b}": "",
+		"redis+sentinel://":                                    "no host",
+		"redis+sentinel://127.0.0.1:1":                         "/MASTERNAME",
+		"redis+sentinel://127.0.0.1:1/":                        "/MASTERNAME",
+		"redis+sentinel://127.0.0.1:1/m/x":                     `database "x" is not a number`,
+		"redis+sentinel://127.0.0.1:1/m/0/extra":               "/MASTERNAME",
+		"redis+sentinel://127.0.0.1:1/m?db=2":                  `unknown parameter "db"`,
+		"redis+sentinel://:s3cret@127.0.0.1:1,h/m":             "want HOST:PORT",
+		"redis+cluster://127.0.0.1:1/2":                        "a cluster has no databases",
+		"redis+cluster://127.0.0.1:1?prefx=a":                  `unknown parameter "prefx"`,
+		"redis+cluster://127.0.0.1:1?sentinel_password=s3cret": `unknown parameter "sentinel_password"`,
+		"redis+cluster://127.0.0.1:1?prefix=%zz":               "invalid URL escape",
+		"redis://127.0.0.1:1/0?prefx=a":                        "prefx",
+		"redis://:s3cret@127.0.0.1:1/0?prefix=a{b}":            "",
 	} {
 		s, closeFn, err := open.Open(ctx, url)
 		if err == nil {
@@ -86,6 +87,31 @@ func TestRedisURLs(t *testing.T) {
 		}
 		if _, _, err := open.Open(ctx, "redis+sentinel://"+set.Addrs()[0]+"/nosuchmaster"); err == nil {
 			t.Errorf("Open with a master name the sentinels do not know succeeded")
+		}
+	})
+	t.Run("redis+sentinel with a password", func(t *testing.T) {
+		t.Parallel()
+		const pw = "s3cret-sentinel"
+		set := testservice.RedisSentinelWithPassword(t, pw)
+		c := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: set.MasterName(), SentinelAddrs: set.Addrs(), SentinelPassword: pw})
+		t.Cleanup(func() { c.Close() })
+		roundTrip(t, set.URL())
+		checkPrefix(t, c, set.URL()+"&prefix=app3:", "app3:")
+
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		bare := "redis+sentinel://" + strings.Join(set.Addrs(), ",") + "/" + set.MasterName()
+		for url, want := range map[string]string{
+			bare:                                 "NOAUTH",
+			bare + "?sentinel_password=wrong-pw": "WRONGPASS",
+		} {
+			_, _, err := open.Open(ctx, url)
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("Open(%q) = %v, want an error saying %s", url, err, want)
+			}
+			if err != nil && strings.Contains(err.Error(), "wrong-pw") {
+				t.Errorf("Open(%q): the error %q shows the password", url, err)
+			}
 		}
 	})
 }
