@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"unsafe"
@@ -206,7 +207,7 @@ func (g Gob) DecodeLazy(data []byte, st *State) error {
 	if st == nil {
 		return errNilState
 	}
-	if len(data) == 0 || data[0] != formatTagged || len(data) > 1<<32-1 {
+	if len(data) == 0 || data[0] != formatTagged || uint64(len(data)) > math.MaxUint32 {
 		return g.Decode(data, st)
 	}
 	data = data[1:]
