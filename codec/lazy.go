@@ -24,7 +24,10 @@ import (
 //     the map.
 //
 // DecodeLazy checks the whole record as Decode does, so a malformed value
-// is an error here, never later.
+// is an error here, never later. Reading a value of such a State (with
+// Value, or by encoding it) decodes the value into it, so even reads need
+// the State to be used by one goroutine at a time; the Session's mutex
+// sees to that.
 //
 // A codec that embeds Gob to wrap it (to encrypt or compress records, say)
 // gets Gob's DecodeLazy and AppendEncode too, which know nothing of the
