@@ -160,8 +160,9 @@ func FuzzSplitHosts(f *testing.F) {
 }
 
 // FuzzOpen runs Open on arbitrary URLs with a cancelled context, where
-// that neither touches the file system nor dials: the SQL schemes (the
-// drivers parse the DSN, then the ping sees the cancelled context), mem:,
+// that neither touches the file system nor dials: the server SQL schemes
+// (the drivers parse the DSN, then the ping sees the cancelled context;
+// not sqlite:, which creates its file first, as file: and bolt: do), mem:,
 // unknown schemes, and Redis and memcached URLs that do not parse (a
 // parsed one would be dialled). Open must not panic, must fail (but for
 // mem:) with an error that starts with "open: ", and must not show the
@@ -176,7 +177,7 @@ func FuzzOpen(f *testing.F) {
 		scheme, rest, _ := strings.Cut(raw, ":")
 		scheme = strings.ToLower(scheme)
 		switch scheme {
-		case "file", "bolt", "bbolt":
+		case "file", "bolt", "bbolt", "sqlite", "sqlite3":
 			return
 		case "redis", "rediss":
 			// Open takes the prefix parameter out before go-redis parses
