@@ -169,12 +169,7 @@ func (st *State) Len() int {
 // and returns Values, which is never nil afterwards.
 func (st *State) LoadValues() map[string]any {
 	if lv := st.lazy; lv != nil {
-		st.lazy = nil
-		st.Values = make(map[string]any, len(lv.ents))
-		for i := range lv.ents {
-			st.Values[lv.ents[i].key] = lv.value(i)
-		}
-		st.keys = nil
+		st.lazy, st.Values, st.keys = nil, lv.valuesMap(), nil
 		if len(lv.ents) >= minCachedKeys {
 			st.keys = lv.keys()
 		}
@@ -193,12 +188,17 @@ func (st *State) eager() *State {
 		return st
 	}
 	full := *st
-	full.lazy = nil
-	full.Values = make(map[string]any, len(st.lazy.ents))
-	for i := range st.lazy.ents {
-		full.Values[st.lazy.ents[i].key] = st.lazy.value(i)
-	}
+	full.lazy, full.Values = nil, st.lazy.valuesMap()
 	return &full
+}
+
+// valuesMap returns every value, decoded, in a new map.
+func (lv *lazyValues) valuesMap() map[string]any {
+	m := make(map[string]any, len(lv.ents))
+	for i := range lv.ents {
+		m[lv.ents[i].key] = lv.value(i)
+	}
+	return m
 }
 
 var _ LazyDecoder = Gob{}
